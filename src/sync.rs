@@ -1,0 +1,350 @@
+//! The sync facade: the one place that names `parking_lot` or `loom`.
+//!
+//! Every primitive in this crate (and every exercise of the course) builds on
+//! the types here, never on `std::sync`, `parking_lot` or `loom` directly.
+//! Normally they wrap `parking_lot` (small, fast, no poisoning); compiled with
+//! `RUSTFLAGS="--cfg loom"` they wrap [loom](https://docs.rs/loom), which
+//! explores every interleaving of a small concurrent program.
+//!
+//! The API is std-shaped and infallible:
+//!
+//! - [`Mutex::lock`] returns a guard (no poisoning, no `Result`);
+//! - [`Condvar::wait`] takes the guard and gives it back;
+//! - [`Condvar::wait_until`] takes a deadline and returns `(guard, timed_out)`.
+//!
+//! # Timeouts under loom
+//!
+//! Loom does not model time: its `Condvar::wait_timeout` never times out. This
+//! facade models a timeout as an event that may happen at any interleaving
+//! point instead: under loom, [`Condvar::wait_until`] unlocks the mutex, lets
+//! other threads run, relocks and reports `timed_out = true`. A model then
+//! explores "the timeout fires before the notify" *and* "after it". The rule
+//! for code built on this facade: compute the deadline once, and leave a timed
+//! loop as soon as `timed_out` is true (never loop on `Instant::now()`).
+//!
+//! # Example
+//!
+//! ```
+//! use synclings::sync::{Arc, Condvar, Mutex};
+//! use std::time::{Duration, Instant};
+//!
+//! let pair = Arc::new((Mutex::new(false), Condvar::new()));
+//! let pair2 = Arc::clone(&pair);
+//! let t = synclings::sync::thread::spawn(move || {
+//!     let (flag, cv) = &*pair2;
+//!     *flag.lock() = true;
+//!     cv.notify_one();
+//! });
+//! let (flag, cv) = &*pair;
+//! let deadline = Instant::now() + Duration::from_secs(10);
+//! let mut guard = flag.lock();
+//! while !*guard {
+//!     let (g, timed_out) = cv.wait_until(guard, deadline);
+//!     guard = g;
+//!     assert!(!timed_out || *guard, "no notification within 10 s");
+//! }
+//! drop(guard);
+//! t.join().unwrap();
+//! ```
+
+pub use std::time::{Duration, Instant};
+
+pub use crossbeam_utils::CachePadded;
+
+#[cfg(not(loom))]
+pub use std::sync::Arc;
+
+#[cfg(loom)]
+pub use loom::sync::Arc;
+
+/// Atomic types: `std::sync::atomic` normally, `loom::sync::atomic` under loom.
+pub mod atomic {
+    #[cfg(not(loom))]
+    pub use std::sync::atomic::*;
+
+    #[cfg(loom)]
+    pub use loom::sync::atomic::*;
+}
+
+/// Threads: `std::thread` normally, `loom::thread` under loom.
+///
+/// Use only what both have: `spawn`, `Builder` (`name`, `spawn`), `current`,
+/// `yield_now`, `JoinHandle`, `Thread`, `ThreadId`, `park`.
+pub mod thread {
+    #[cfg(not(loom))]
+    pub use std::thread::*;
+
+    #[cfg(loom)]
+    pub use loom::thread::*;
+}
+
+pub use imp::{Condvar, Mutex, MutexGuard};
+
+/// Exponential backoff for spin-then-park loops.
+///
+/// Normally `crossbeam_utils::Backoff`; under loom every step is a
+/// `thread::yield_now()`, so a spin loop stays a finite model.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    #[cfg(not(loom))]
+    inner: crossbeam_utils::Backoff,
+    #[cfg(loom)]
+    steps: u32,
+}
+
+impl Backoff {
+    /// A fresh backoff.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Spins (busy-waits) a little longer each call; for lock-free retries.
+    pub fn spin(&self) {
+        #[cfg(not(loom))]
+        self.inner.spin();
+        #[cfg(loom)]
+        loom::thread::yield_now();
+    }
+
+    /// Spins, then yields the CPU; for waiting on another thread's progress.
+    pub fn snooze(&mut self) {
+        #[cfg(not(loom))]
+        self.inner.snooze();
+        #[cfg(loom)]
+        {
+            self.steps += 1;
+            loom::thread::yield_now();
+        }
+    }
+
+    /// True once spinning has stopped paying: time to park instead.
+    pub fn is_completed(&self) -> bool {
+        #[cfg(not(loom))]
+        return self.inner.is_completed();
+        #[cfg(loom)]
+        return self.steps >= 1;
+    }
+}
+
+#[cfg(not(loom))]
+mod imp {
+    use std::time::Instant;
+
+    /// A mutual-exclusion lock (parking_lot's; no poisoning).
+    #[derive(Debug, Default)]
+    pub struct Mutex<T: ?Sized>(parking_lot::Mutex<T>);
+
+    /// The guard of a [`Mutex`]; dropping it unlocks.
+    pub type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+
+    impl<T> Mutex<T> {
+        /// A new unlocked mutex holding `value`.
+        pub const fn new(value: T) -> Self {
+            Mutex(parking_lot::const_mutex(value))
+        }
+
+        /// Consumes the mutex and returns its value.
+        pub fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
+    }
+
+    impl<T: ?Sized> Mutex<T> {
+        /// Locks, blocking until the lock is free.
+        pub fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock()
+        }
+
+        /// Locks if the lock is free right now.
+        pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock()
+        }
+
+        /// Locks, giving up at `deadline`.
+        pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock_until(deadline)
+        }
+
+        /// True if some thread holds the lock (a snapshot).
+        pub fn is_locked(&self) -> bool {
+            self.0.is_locked()
+        }
+
+        /// Mutable access without locking: `&mut self` proves exclusivity.
+        pub fn get_mut(&mut self) -> &mut T {
+            self.0.get_mut()
+        }
+    }
+
+    /// A condition variable (parking_lot's: no spurious wake-ups in practice,
+    /// but callers loop on their predicate anyway).
+    #[derive(Debug, Default)]
+    pub struct Condvar(parking_lot::Condvar);
+
+    impl Condvar {
+        /// A new condition variable.
+        pub const fn new() -> Self {
+            Condvar(parking_lot::Condvar::new())
+        }
+
+        /// Unlocks, sleeps until notified, relocks.
+        pub fn wait<'a, T: ?Sized>(&self, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(&mut guard);
+            guard
+        }
+
+        /// Unlocks, sleeps until notified or until `deadline`, relocks.
+        /// Returns the guard and `true` if the deadline passed.
+        pub fn wait_until<'a, T: ?Sized>(
+            &self,
+            mut guard: MutexGuard<'a, T>,
+            deadline: Instant,
+        ) -> (MutexGuard<'a, T>, bool) {
+            let result = self.0.wait_until(&mut guard, deadline);
+            (guard, result.timed_out())
+        }
+
+        /// Wakes one waiter, if any.
+        pub fn notify_one(&self) {
+            self.0.notify_one();
+        }
+
+        /// Wakes every waiter.
+        pub fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    use std::ops::{Deref, DerefMut};
+    use std::time::Instant;
+
+    /// A mutual-exclusion lock (loom's, under `--cfg loom`).
+    #[derive(Debug)]
+    pub struct Mutex<T>(loom::sync::Mutex<T>);
+
+    /// The guard of a [`Mutex`]; keeps the mutex so that a modelled timeout
+    /// can unlock and relock it.
+    pub struct MutexGuard<'a, T> {
+        mutex: &'a Mutex<T>,
+        guard: loom::sync::MutexGuard<'a, T>,
+    }
+
+    impl<T: Default> Default for Mutex<T> {
+        fn default() -> Self {
+            Mutex::new(T::default())
+        }
+    }
+
+    impl<T> Mutex<T> {
+        /// A new unlocked mutex holding `value`.
+        pub fn new(value: T) -> Self {
+            Mutex(loom::sync::Mutex::new(value))
+        }
+
+        /// Consumes the mutex and returns its value.
+        pub fn into_inner(self) -> T {
+            self.0.into_inner().unwrap()
+        }
+
+        /// Locks, blocking until the lock is free.
+        pub fn lock(&self) -> MutexGuard<'_, T> {
+            MutexGuard {
+                mutex: self,
+                guard: self.0.lock().unwrap(),
+            }
+        }
+
+        /// Locks if the lock is free right now.
+        pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0
+                .try_lock()
+                .ok()
+                .map(|guard| MutexGuard { mutex: self, guard })
+        }
+
+        /// Locks, giving up at `deadline`: modelled as "try, let the others
+        /// run, try once more", so both outcomes are explored.
+        pub fn try_lock_until(&self, _deadline: Instant) -> Option<MutexGuard<'_, T>> {
+            if let Some(guard) = self.try_lock() {
+                return Some(guard);
+            }
+            loom::thread::yield_now();
+            self.try_lock()
+        }
+
+        /// True if some thread holds the lock (a snapshot).
+        pub fn is_locked(&self) -> bool {
+            self.0.try_lock().is_err()
+        }
+
+        /// Mutable access without locking: `&mut self` proves exclusivity.
+        pub fn get_mut(&mut self) -> &mut T {
+            self.0.get_mut().unwrap()
+        }
+    }
+
+    impl<T> Deref for MutexGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            &self.guard
+        }
+    }
+
+    impl<T> DerefMut for MutexGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            &mut self.guard
+        }
+    }
+
+    impl<T: std::fmt::Debug> std::fmt::Debug for MutexGuard<'_, T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            std::fmt::Debug::fmt(&*self.guard, f)
+        }
+    }
+
+    /// A condition variable (loom's, under `--cfg loom`).
+    #[derive(Debug, Default)]
+    pub struct Condvar(loom::sync::Condvar);
+
+    impl Condvar {
+        /// A new condition variable.
+        pub fn new() -> Self {
+            Condvar(loom::sync::Condvar::new())
+        }
+
+        /// Unlocks, sleeps until notified, relocks.
+        pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            let MutexGuard { mutex, guard } = guard;
+            MutexGuard {
+                mutex,
+                guard: self.0.wait(guard).unwrap(),
+            }
+        }
+
+        /// The modelled timeout: unlock, let any other thread run, relock,
+        /// and report that the deadline passed.
+        pub fn wait_until<'a, T>(
+            &self,
+            guard: MutexGuard<'a, T>,
+            _deadline: Instant,
+        ) -> (MutexGuard<'a, T>, bool) {
+            let MutexGuard { mutex, guard } = guard;
+            drop(guard);
+            loom::thread::yield_now();
+            (mutex.lock(), true)
+        }
+
+        /// Wakes one waiter, if any.
+        pub fn notify_one(&self) {
+            self.0.notify_one();
+        }
+
+        /// Wakes every waiter.
+        pub fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+}

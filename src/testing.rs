@@ -1,0 +1,83 @@
+//! Deadlines for tests of concurrent code: a broken primitive deadlocks, and a
+//! test must fail loudly instead of hanging CI.
+//!
+//! - [`within`] runs a blocking step on its own thread and panics with the
+//!   step's name if it has not finished by the deadline.
+//! - [`eventually`] waits for a condition to become true, polling, and panics
+//!   with the condition's name when the deadline passes.
+//!
+//! Neither makes a test pass by sleeping: both return as soon as the step is
+//! done or the condition holds; the deadline only bounds a failure.
+//!
+//! These use `std` directly (not the [`sync`](crate::sync) facade): they are
+//! the test harness, not the code under test.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use synclings::testing::{eventually, within};
+//!
+//! let flag = Arc::new(AtomicBool::new(false));
+//! let f = flag.clone();
+//! let worker = std::thread::spawn(move || f.store(true, Ordering::SeqCst));
+//! eventually(Duration::from_secs(10), "the worker sets the flag", || {
+//!     flag.load(Ordering::SeqCst)
+//! });
+//! within(Duration::from_secs(10), "the worker exits", move || worker.join().unwrap());
+//! ```
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The deadline tests use by default: generous, so that only a real hang
+/// (never a slow machine) trips it.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs `step` on a new thread and returns its result, or panics with a
+/// message naming `what` if it does not finish within `deadline`.
+///
+/// A panic inside `step` is propagated with its message. On a timeout the
+/// step's thread is left behind (it is stuck); the test fails at once.
+pub fn within<T, F>(deadline: Duration, what: &str, step: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name(format!("within: {what}"))
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(step));
+            let _ = tx.send(result);
+        })
+        .expect("spawn the step's thread");
+    match rx.recv_timeout(deadline) {
+        Ok(Ok(value)) => {
+            let _ = handle.join();
+            value
+        }
+        Ok(Err(panic)) => {
+            let _ = handle.join();
+            std::panic::resume_unwind(panic)
+        }
+        Err(_) => panic!("deadline of {deadline:?} passed: {what} did not finish (a deadlock or a lost wake-up?)"),
+    }
+}
+
+/// Waits until `condition()` is true, polling every millisecond, and panics
+/// naming `what` if it is still false after `deadline`.
+pub fn eventually(deadline: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let end = Instant::now() + deadline;
+    loop {
+        if condition() {
+            return;
+        }
+        if Instant::now() >= end {
+            panic!("deadline of {deadline:?} passed: still not true: {what}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
