@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every benchmark of synclings against its peers in one go and writes
+# BENCHMARKS.md at the repository root. Takes ~10 minutes on 2 cores.
+#   bash bench/run.sh            # everything
+#   QUICK=1 bash bench/run.sh    # a short smoke run (numbers not meaningful)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p target/bench
+args=()
+if [ "${QUICK:-}" = 1 ]; then
+  args=(--warm-up-time 0.1 --measurement-time 0.2)
+  export REPS=1
+fi
+rm -rf target/criterion
+cargo bench -p synclings-bench -- "${args[@]}" 2>&1 | tee target/bench/bench.log
+python3 bench/python/queue_bench.py "${PY_MESSAGES:-100000}" | tee target/bench/python-queue.jsonl
+python3 bench/report.py > BENCHMARKS.md
+cat BENCHMARKS.md

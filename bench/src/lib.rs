@@ -1,0 +1,142 @@
+//! Shared helpers of the synclings benchmarks: CPU pinning and the workloads
+//! that several bench targets run.
+//!
+//! Method (see `BENCHMARKS.md`): producer threads are pinned to CPU 0 and
+//! consumer threads to CPU 1 (this machine has two cores; waking a thread on
+//! the other core is the expensive case we measure), every workload runs in
+//! one process against its peers, criterion takes at least 10 samples, and
+//! `report.py` reports the median with min and max per sample.
+
+pub mod handrolled;
+
+use std::time::{Duration, Instant};
+
+/// Pins the calling thread to `cpu` (modulo the CPUs this machine has).
+pub fn pin(cpu: usize) {
+    if let Some(cores) = core_affinity::get_core_ids() {
+        if !cores.is_empty() {
+            core_affinity::set_for_current(cores[cpu % cores.len()]);
+        }
+    }
+}
+
+/// The sending and receiving halves of a bounded queue under test.
+pub trait Channel: Send + Sync + 'static {
+    /// Makes a queue holding at most `cap` items.
+    fn with_capacity(cap: usize) -> Self;
+    /// Blocking send.
+    fn send(&self, v: u64);
+    /// Blocking receive.
+    fn recv(&self) -> u64;
+}
+
+/// `synclings::Queue`.
+pub struct Synclings(pub synclings::Queue<u64>);
+impl Channel for Synclings {
+    fn with_capacity(cap: usize) -> Self {
+        Synclings(synclings::Queue::new(cap))
+    }
+    fn send(&self, v: u64) {
+        self.0.put(v).expect("queue open");
+    }
+    fn recv(&self) -> u64 {
+        self.0.get().expect("queue open")
+    }
+}
+
+/// `std::sync::mpsc::sync_channel`, with the receiver behind a mutex for
+/// several consumers (the std receiver is not `Sync`).
+pub struct StdSync(
+    pub std::sync::mpsc::SyncSender<u64>,
+    pub std::sync::Mutex<std::sync::mpsc::Receiver<u64>>,
+);
+impl Channel for StdSync {
+    fn with_capacity(cap: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(cap);
+        StdSync(tx, std::sync::Mutex::new(rx))
+    }
+    fn send(&self, v: u64) {
+        self.0.send(v).expect("receiver alive");
+    }
+    fn recv(&self) -> u64 {
+        self.1.lock().unwrap().recv().expect("sender alive")
+    }
+}
+
+/// `crossbeam_channel::bounded`.
+pub struct Crossbeam(
+    pub crossbeam_channel::Sender<u64>,
+    pub crossbeam_channel::Receiver<u64>,
+);
+impl Channel for Crossbeam {
+    fn with_capacity(cap: usize) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(cap);
+        Crossbeam(tx, rx)
+    }
+    fn send(&self, v: u64) {
+        self.0.send(v).expect("receiver alive");
+    }
+    fn recv(&self) -> u64 {
+        self.1.recv().expect("sender alive")
+    }
+}
+
+/// Moves `messages` through a fresh queue of capacity `cap` from `producers`
+/// threads (pinned to CPU 0) to `consumers` threads (pinned to CPU 1) and
+/// returns the wall time from the start signal to the last receive.
+/// Every message is checked: the sum received must equal the sum sent.
+pub fn run_workload<C: Channel>(
+    cap: usize,
+    producers: usize,
+    consumers: usize,
+    messages: u64,
+) -> Duration {
+    let per_producer = messages.div_ceil(producers as u64);
+    let total = per_producer * producers as u64;
+    let per_consumer = total / consumers as u64;
+    assert_eq!(
+        per_consumer * consumers as u64,
+        total,
+        "messages split evenly"
+    );
+    let chan = std::sync::Arc::new(C::with_capacity(cap));
+    let start = std::sync::Arc::new(std::sync::Barrier::new(producers + consumers + 1));
+    let mut handles = Vec::new();
+    for p in 0..producers {
+        let (chan, start) = (chan.clone(), start.clone());
+        handles.push(std::thread::spawn(move || {
+            pin(0);
+            start.wait();
+            for i in 0..per_producer {
+                chan.send(p as u64 * per_producer + i);
+            }
+            0u64
+        }));
+    }
+    for _ in 0..consumers {
+        let (chan, start) = (chan.clone(), start.clone());
+        handles.push(std::thread::spawn(move || {
+            pin(1);
+            start.wait();
+            let mut sum = 0u64;
+            for _ in 0..per_consumer {
+                sum = sum.wrapping_add(chan.recv());
+            }
+            sum
+        }));
+    }
+    start.wait();
+    let t0 = Instant::now();
+    let sum = handles
+        .into_iter()
+        .map(|h| h.join().expect("bench thread"))
+        .fold(0u64, u64::wrapping_add);
+    let elapsed = t0.elapsed();
+    assert_eq!(
+        sum,
+        (0..total).fold(0u64, u64::wrapping_add),
+        "lost or duplicated messages"
+    );
+    // Report per requested message so criterion's count stays right.
+    elapsed.mul_f64(messages as f64 / total as f64)
+}
