@@ -81,3 +81,45 @@ pub fn eventually(deadline: Duration, what: &str, mut condition: impl FnMut() ->
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// The kernel's id of the calling thread (Linux: read from
+/// `/proc/thread-self`), for [`wait_until_parked`].
+///
+/// # Panics
+///
+/// If `/proc` is not mounted (not Linux): the tests that need it say so.
+pub fn current_tid() -> u32 {
+    let link = std::fs::read_link("/proc/thread-self")
+        .expect("current_tid needs Linux /proc (reading /proc/thread-self failed)");
+    link.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse().ok())
+        .expect("/proc/thread-self names the thread id")
+}
+
+/// True if thread `tid` of this process is asleep in the kernel (state `S`
+/// or `D` in `/proc/self/task/TID/stat`), i.e. blocked, not running or
+/// spinning. A thread that has exited counts as not parked.
+pub fn is_parked(tid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses.
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .is_some_and(|state| state == "S" || state == "D")
+}
+
+/// Waits until thread `tid` is asleep in the kernel ([`is_parked`]) and stays
+/// so across a few checks, or panics naming `what` after `deadline`.
+///
+/// Use it to know that a thread has really entered a blocking wait before
+/// triggering the call that should wake it (a waiter that spins first is not
+/// parked until it gives up spinning).
+pub fn wait_until_parked(deadline: Duration, what: &str, tid: u32) {
+    let mut settled = 0;
+    eventually(deadline, what, || {
+        settled = if is_parked(tid) { settled + 1 } else { 0 };
+        settled >= 3
+    });
+}
