@@ -1,5 +1,5 @@
-//! `cargo run`: a tour of synclings that replays the seed's Python programs
-//! with the library's primitives, printing what the Python printed.
+//! `cargo run -- tour`: a tour of the library that replays the seed's Python
+//! programs with synclings' primitives, printing what the Python printed.
 //!
 //! Each step names the Python it mirrors. Delays are shortened (the seed
 //! sleeps 10 s or 30 s; the tour waits fractions of a second).
@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use synclings::thread::{active_count, current_name, spawn_named, ThreadPool};
 use synclings::{Event, Lock, Queue, Scheduler, Semaphore, Timer};
 
-fn main() {
+/// Runs every step of the tour.
+pub fn run() {
     let steps: [(&str, fn()); 8] = [
         (
             "seed 1: ten threads, the main thread joins them all",
@@ -43,7 +44,7 @@ fn main() {
         println!("\n== {}. {title}", i + 1);
         step();
     }
-    println!("\nDone. `cargo test` runs the suite; README.md maps every Python name to Rust.");
+    println!("\nDone. README.md maps every Python name to Rust; `cargo run` shows the course.");
 }
 
 /// `Thread(target=task).start()` ten times, then `join()` each.
