@@ -115,45 +115,59 @@ fn event(c: &mut Criterion) {
     // Ping-pong between two pinned threads: one round trip = set, wake the
     // other CPU, it clears and sets back.
     let mut g = config(c, "event/round_trip");
-    g.bench_function("synclings", |b| {
-        b.iter_custom(|iters| {
-            let (ping, pong) = (Arc::new(Event::new()), Arc::new(Event::new()));
-            let (ping2, pong2) = (ping.clone(), pong.clone());
-            two_threads(
-                iters,
-                move || {
-                    ping.set();
-                    pong.wait();
-                    pong.clear();
-                },
-                move || {
-                    ping2.wait();
-                    ping2.clear();
-                    pong2.set();
-                },
-            )
-        })
-    });
-    g.bench_function("mutex_condvar", |b| {
-        b.iter_custom(|iters| {
-            let (ping, pong) = (Arc::new(PlEvent::default()), Arc::new(PlEvent::default()));
-            let (ping2, pong2) = (ping.clone(), pong.clone());
-            two_threads(
-                iters,
-                move || {
-                    ping.set();
-                    pong.wait();
-                    pong.clear();
-                },
-                move || {
-                    ping2.wait();
-                    ping2.clear();
-                    pong2.set();
-                },
-            )
-        })
-    });
+    g.bench_function("synclings", |b| b.iter_custom(round_trip::<Event>));
+    g.bench_function("mutex_condvar", |b| b.iter_custom(round_trip::<PlEvent>));
     g.finish();
+}
+
+/// The event operations the round trip needs, for both subjects.
+trait Flag: Default + Send + Sync + 'static {
+    fn set(&self);
+    fn clear(&self);
+    fn wait(&self);
+}
+
+impl Flag for Event {
+    fn set(&self) {
+        Event::set(self)
+    }
+    fn clear(&self) {
+        Event::clear(self)
+    }
+    fn wait(&self) {
+        Event::wait(self)
+    }
+}
+
+impl Flag for PlEvent {
+    fn set(&self) {
+        PlEvent::set(self)
+    }
+    fn clear(&self) {
+        PlEvent::clear(self)
+    }
+    fn wait(&self) {
+        PlEvent::wait(self)
+    }
+}
+
+/// `iters` round trips of a ping-pong over two events.
+fn round_trip<F: Flag>(iters: u64) -> Duration {
+    let (ping, pong) = (Arc::new(F::default()), Arc::new(F::default()));
+    let (ping2, pong2) = (ping.clone(), pong.clone());
+    two_threads(
+        iters,
+        move || {
+            ping.set();
+            pong.wait();
+            pong.clear();
+        },
+        move || {
+            ping2.wait();
+            ping2.clear();
+            pong2.set();
+        },
+    )
 }
 
 criterion_group!(benches, semaphore, event);
