@@ -123,3 +123,35 @@ pub fn wait_until_parked(deadline: Duration, what: &str, tid: u32) {
         settled >= 3
     });
 }
+
+/// Spawns `f` on a new thread and returns once that thread is blocked (asleep
+/// in the kernel, as [`wait_until_parked`] sees it) or has already finished.
+///
+/// Use it for "this call must block": spawn the call, then assert that the
+/// handle is not finished before making the call that should release it. A
+/// broken primitive that does not block finishes instead, and the assertion
+/// catches it; no sleep is involved either way.
+///
+/// # Panics
+///
+/// If the thread neither blocks nor finishes within [`DEADLINE`] (it spins).
+pub fn spawn_blocked<T, F>(f: F) -> std::thread::JoinHandle<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let _ = tx.send(current_tid());
+        f()
+    });
+    let tid = rx
+        .recv_timeout(DEADLINE)
+        .expect("the spawned thread starts");
+    let mut settled = 0;
+    eventually(DEADLINE, "the spawned thread blocks or finishes", || {
+        settled = if is_parked(tid) { settled + 1 } else { 0 };
+        settled >= 3 || handle.is_finished()
+    });
+    handle
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use synclings::testing::{eventually, within, DEADLINE};
+use synclings::testing::{eventually, spawn_blocked, within, DEADLINE};
 use synclings::{Condition, ConditionGuard};
 
 /// The value the tests share: who woke, in which order.
@@ -21,7 +21,8 @@ struct Log {
 /// checks that the notify had been sent when it did.
 fn spawn_plain_waiter(cond: &Arc<Condition<Log>>, id: usize) -> JoinHandle<()> {
     let cond = Arc::clone(cond);
-    thread::spawn(move || {
+    // Returns once the waiter is asleep (or, if `wait` is broken, finished).
+    spawn_blocked(move || {
         let mut log = cond.lock();
         log.wait();
         assert!(log.notify_sent, "waiter {id} woke before any notify");
@@ -229,9 +230,6 @@ fn an_untimed_wait_blocks_until_the_notify() {
     let cond = Arc::new(Condition::new(Log::default()));
     let waiter = spawn_plain_waiter(&cond, 7);
     eventually(DEADLINE, "the waiter is registered", || cond.waiters() == 1);
-    // Gives a broken wait time to return early; the assertion inside the
-    // waiter (`notify_sent` is true when it wakes) does not depend on it.
-    thread::sleep(Duration::from_millis(50));
     assert!(cond.lock().woke.is_empty());
     {
         let mut log = cond.lock();

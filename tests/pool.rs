@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use synclings::testing::{eventually, within, DEADLINE};
+use synclings::testing::{eventually, spawn_blocked, within, DEADLINE};
 use synclings::TrySubmitError;
 use synclings::{thread, SubmitError, TaskError, TaskHandle, ThreadPool, ThreadPoolError};
 
@@ -158,13 +158,12 @@ fn the_backlog_is_bounded_and_try_submit_hands_the_closure_back() {
     let submitted = Arc::new(AtomicBool::new(false));
     let submitter = {
         let (pool, submitted) = (pool.clone(), submitted.clone());
-        std::thread::spawn(move || {
+        spawn_blocked(move || {
             let handle = pool.submit(|| 5).unwrap();
             submitted.store(true, SeqCst);
             handle.join()
         })
     };
-    std::thread::sleep(Duration::from_millis(50)); // lets a broken submit return
     assert!(
         !submitted.load(SeqCst),
         "submit returned while the backlog was full"

@@ -6,18 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use synclings::testing::{eventually, within, DEADLINE};
+use synclings::testing::{eventually, spawn_blocked, within, DEADLINE};
 use synclings::{GetError, LifoQueue, PriorityQueue, PutError, Queue, TaskDoneError};
 
 /// A short timeout for "this must time out" checks.
 const SHORT: Duration = Duration::from_millis(100);
-
-/// Gives a spawned thread the time to block. Nothing asserts on it: a correct
-/// queue passes with or without it; it only makes a broken one likelier to
-/// be caught (a put that does not block, a lost wake-up).
-fn let_it_block() {
-    std::thread::sleep(Duration::from_millis(50));
-}
 
 #[test]
 fn types_are_send_and_sync() {
@@ -127,12 +120,11 @@ fn blocking_put_on_a_full_queue_waits_for_a_get() {
     let put_done = Arc::new(AtomicBool::new(false));
     let putter = {
         let (q, put_done) = (q.clone(), put_done.clone());
-        std::thread::spawn(move || {
+        spawn_blocked(move || {
             q.put(2).unwrap();
             put_done.store(true, SeqCst);
         })
     };
-    let_it_block();
     assert!(
         !put_done.load(SeqCst),
         "put returned while the queue was full"
@@ -155,9 +147,8 @@ fn blocking_get_on_an_empty_queue_waits_for_a_put() {
     let q = Arc::new(LifoQueue::new(0));
     let getter = {
         let q = q.clone();
-        std::thread::spawn(move || q.get())
+        spawn_blocked(move || q.get())
     };
-    let_it_block();
     assert!(!getter.is_finished(), "get returned from an empty queue");
     q.put("item").unwrap();
     let got = within(DEADLINE, "the blocked get", move || getter.join().unwrap());
@@ -192,9 +183,8 @@ fn timed_put_and_get_succeed_when_room_or_an_item_appears() {
     q.put(1).unwrap();
     let putter = {
         let q = q.clone();
-        std::thread::spawn(move || q.put_timeout(2, DEADLINE))
+        spawn_blocked(move || q.put_timeout(2, DEADLINE))
     };
-    let_it_block();
     assert_eq!(q.get(), Ok(1));
     assert_eq!(
         within(DEADLINE, "the timed put", move || putter.join().unwrap()),
@@ -204,9 +194,8 @@ fn timed_put_and_get_succeed_when_room_or_an_item_appears() {
 
     let getter = {
         let q = q.clone();
-        std::thread::spawn(move || q.get_timeout(DEADLINE))
+        spawn_blocked(move || q.get_timeout(DEADLINE))
     };
-    let_it_block();
     q.put(3).unwrap();
     assert_eq!(
         within(DEADLINE, "the timed get", move || getter.join().unwrap()),
@@ -223,7 +212,7 @@ fn join_returns_once_every_item_is_done_and_not_before() {
     let joined = Arc::new(AtomicBool::new(false));
     let joiner = {
         let (q, joined) = (q.clone(), joined.clone());
-        std::thread::spawn(move || {
+        spawn_blocked(move || {
             q.join();
             joined.store(true, SeqCst);
         })
@@ -234,7 +223,6 @@ fn join_returns_once_every_item_is_done_and_not_before() {
     assert_eq!(q.unfinished_tasks(), 3, "get must not mark items done");
     q.task_done().unwrap();
     q.task_done().unwrap();
-    let_it_block();
     assert!(!joined.load(SeqCst), "join returned with a task unfinished");
     assert!(!q.join_timeout(Duration::ZERO));
     q.task_done().unwrap();
@@ -269,10 +257,9 @@ fn a_getter_blocked_on_an_empty_queue_wakes_with_shutdown() {
         let getters: Vec<_> = (0..3)
             .map(|_| {
                 let q = q.clone();
-                std::thread::spawn(move || q.get())
+                spawn_blocked(move || q.get())
             })
             .collect();
-        let_it_block();
         q.shutdown(immediate);
         for getter in getters {
             let got = within(DEADLINE, "a blocked get after shutdown", move || {
@@ -291,10 +278,9 @@ fn a_putter_blocked_on_a_full_queue_wakes_with_shutdown_and_its_item() {
         let putters: Vec<_> = (0..3)
             .map(|n| {
                 let q = q.clone();
-                std::thread::spawn(move || q.put(format!("blocked {n}")))
+                spawn_blocked(move || q.put(format!("blocked {n}")))
             })
             .collect();
-        let_it_block();
         q.shutdown(immediate);
         for (n, putter) in putters.into_iter().enumerate() {
             let result = within(DEADLINE, "a blocked put after shutdown", move || {
@@ -354,9 +340,8 @@ fn immediate_shutdown_drops_the_items_and_releases_join() {
     }
     let joiner = {
         let q = q.clone();
-        std::thread::spawn(move || q.join())
+        spawn_blocked(move || q.join())
     };
-    let_it_block();
     assert!(
         !joiner.is_finished(),
         "join returned with 3 unfinished tasks"
