@@ -117,11 +117,49 @@ pub fn is_parked(tid: u32) -> bool {
 /// triggering the call that should wake it (a waiter that spins first is not
 /// parked until it gives up spinning).
 pub fn wait_until_parked(deadline: Duration, what: &str, tid: u32) {
-    let mut settled = 0;
+    settled(deadline, what, || is_parked(tid));
+}
+
+/// Like [`eventually`], but `condition` must hold on three checks in a row: a
+/// thread asleep once may be between two steps of a spin.
+fn settled(deadline: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let mut in_a_row = 0;
     eventually(deadline, what, || {
-        settled = if is_parked(tid) { settled + 1 } else { 0 };
-        settled >= 3
+        in_a_row = if condition() { in_a_row + 1 } else { 0 };
+        in_a_row >= 3
     });
+}
+
+/// True if every thread of this process except the caller is asleep in the
+/// kernel right now ([`is_parked`]) or has exited.
+///
+/// For suites that cannot know the ids of the threads a learner's code
+/// starts: serialise the tests of the binary, then [`wait_until_quiet`];
+/// from that moment nothing changes unless the caller acts, so what the test
+/// observes is a fact, not a race.
+///
+/// # Panics
+///
+/// If `/proc/self/task` cannot be read (not Linux).
+pub fn all_other_threads_asleep() -> bool {
+    let me = current_tid();
+    let tasks = std::fs::read_dir("/proc/self/task")
+        .expect("all_other_threads_asleep needs Linux /proc (reading /proc/self/task failed)");
+    tasks
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&tid| tid != me)
+        .all(|tid| {
+            // A thread that exited between the listing and the check is not
+            // running either.
+            is_parked(tid) || !std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
+        })
+}
+
+/// Waits until every other thread of the process is asleep
+/// ([`all_other_threads_asleep`]) on three checks in a row, or panics naming
+/// `what` after `deadline`.
+pub fn wait_until_quiet(deadline: Duration, what: &str) {
+    settled(deadline, what, all_other_threads_asleep);
 }
 
 /// Spawns `f` on a new thread and returns once that thread is blocked (asleep
@@ -148,10 +186,8 @@ where
     let tid = rx
         .recv_timeout(DEADLINE)
         .expect("the spawned thread starts");
-    let mut settled = 0;
-    eventually(DEADLINE, "the spawned thread blocks or finishes", || {
-        settled = if is_parked(tid) { settled + 1 } else { 0 };
-        settled >= 3 || handle.is_finished()
+    settled(DEADLINE, "the spawned thread blocks or finishes", || {
+        is_parked(tid) || handle.is_finished()
     });
     handle
 }

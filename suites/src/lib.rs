@@ -21,4 +21,9 @@ pub use synclings;
 /// The deadline of every blocking step in the suites.
 pub use synclings::testing::DEADLINE;
 
+mod bounded_concurrency;
 mod event;
+mod event_gate;
+mod shared_counter;
+mod thread_local;
+mod threads;
