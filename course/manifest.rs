@@ -75,6 +75,22 @@ waiters, `std::thread::sleep(open_after)`, then `let opened = Instant::now();` B
 (every waiter's instant then comes after it), and join the waiters in order.",
     },
     Exercise {
+        name: "semaphore",
+        number: 6,
+        title: "build Semaphore (acquire -> Permit, release(n)) from the facade's Mutex + Condvar",
+        mirrors: "threading.Semaphore (seed program 5, exam questions 17 and 25)",
+        library: Some("synclings::Semaphore"),
+        hint: "Keep the number of free permits (and how many threads sleep waiting for one) under one \
+Mutex, with one Condvar `permit_added`. `acquire`: lock, `while available == 0 { guard = cond.wait(guard) }`, \
+take one, return `Permit { semaphore: self }`; the Permit's `Drop` calls `release(1)`. `release(n)`: lock, \
+add `n`, then `notify_one` once per permit added, but no more times than there are sleepers (Python's \
+`self._cond.notify(n)`): one notify for two permits strands a waiter. `try_acquire` never waits. \
+`acquire_timeout`: compute `Instant::now().checked_add(timeout)` once, loop on `wait_until(guard, deadline)`, \
+and when it reports `timed_out` take a permit if one is there after all, else return None. Build the \
+`Option<Permit>` with `.then(|| Permit { .. })`, not `.then_some(..)`: a Permit built for nothing releases \
+a permit when dropped.",
+    },
+    Exercise {
         name: "bounded_concurrency",
         number: 7,
         title: "ten threads, at most five at a time, with synclings::Semaphore",
@@ -85,6 +101,52 @@ struct behind an `Arc`. Each thread: `let permit = room.seats.acquire();`, then 
 `let now = room.inside.fetch_add(1, Relaxed) + 1; room.peak.fetch_max(now, Relaxed);`, then \
 `(room.work)(i)`, then `fetch_sub(1, Relaxed)` and only then `drop(permit)`: count yourself out before \
 giving the seat back, or the next thread counts limit + 1. Join every thread, return the peak.",
+    },
+    Exercise {
+        name: "rlock",
+        number: 8,
+        title: "build RLock from Mutex<(Option<ThreadId>, usize)> + Condvar; catch a plain Lock's re-entry deadlock",
+        mirrors: "threading.Lock vs threading.RLock (exam question 12: RLock = Lock + counter)",
+        library: Some("synclings::RLock"),
+        hint: "`reenter_plain_lock`: `let lock = Lock::new(()); let _held = lock.acquire();` then return \
+`lock.acquire_timeout(timeout).is_some()`: false, the deadlock a plain `acquire()` would never return from. \
+RLock: the state is `(owner, depth)` under one Mutex; `me = thread::current().id()`. Entering: `(None, _)` \
+becomes `(Some(me), 1)`; `(Some(me), n)` becomes `(Some(me), n + 1)`; another owner means wait on the \
+condvar and look again (loop). The guard's `Drop` takes one level off; when the depth reaches 0 set the \
+owner to None and `notify_one` (only the LAST release frees the lock). `recursion_count` is the depth if \
+the owner is `me`, else 0; `is_owned` is `recursion_count() > 0`; `is_locked` is `owner.is_some()`. \
+`acquire_timeout`: deadline once, loop on `wait_until`, on `timed_out` try to enter one last time.",
+    },
+    Exercise {
+        name: "condition",
+        number: 9,
+        title: "build Condition<T> with FIFO notify(n), wait_for and timed waits",
+        mirrors: "threading.Condition (exam questions 7 and 17)",
+        library: Some("synclings::Condition"),
+        hint: "Do what CPython does: every waiter queues its own ticket. Put the value and a \
+`VecDeque<Arc<AtomicBool>>` (false = waiting, true = chosen) under the Mutex; the guard keeps the \
+`MutexGuard` in an `Option` so `wait` can hand it to `Condvar::wait(guard)` and put it back. `wait`: \
+push a fresh ticket, sleep until it is true (a wake-up with the ticket false is spurious: sleep again), \
+then remove your ticket (find it with `Arc::ptr_eq`). `notify(n)`: set the first `n` tickets that are \
+still false, then `notify_all` (every sleeper looks at its own ticket). Timed waits: deadline once; when \
+`wait_until` says `timed_out`, read your ticket under the lock (true = a notify chose you first: return \
+true) and remove it before unlocking, so no later notify counts you. `wait_for`: `while !pred(&value) \
+{ wait() }`; `wait_for_timeout` returns `pred(&value)` once more when time is up.",
+    },
+    Exercise {
+        name: "timer",
+        number: 10,
+        title: "build Timer with cancel: run a callback after a delay on its own thread",
+        mirrors: "threading.Timer (seed program 6: say hello after a delay without time.sleep())",
+        library: Some("synclings::Timer"),
+        hint: "Share an `Arc` of { Mutex<State>, Condvar } between the Timer and its thread; State holds \
+started, cancelled, finished, the boxed callback (`Option<Box<dyn FnOnce() + Send>>`) and the JoinHandle. \
+`start`: if started, `Err(TimerError::AlreadyStarted)`; compute the deadline once and spawn with \
+`synclings::sync::thread::Builder` (map a spawn error to `TimerError::Spawn`). The timer thread: lock, \
+`while !cancelled` wait_until the deadline (leave on `timed_out`); then take the callback out of the \
+state under the lock (the commit point), unlock, run it unless cancelled, lock, set finished, `notify_all`. \
+`cancel`: if the callback is still in the state, set cancelled and `notify_all`; else do nothing. `join`: \
+`Err(NotStarted)` before start, else wait while !finished, then join the thread handle outside the lock.",
     },
 ];
 

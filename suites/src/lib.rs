@@ -22,8 +22,12 @@ pub use synclings;
 pub use synclings::testing::DEADLINE;
 
 mod bounded_concurrency;
+mod condition;
 mod event;
 mod event_gate;
+mod rlock;
+mod semaphore;
 mod shared_counter;
 mod thread_local;
 mod threads;
+mod timer;

@@ -2,3 +2,7 @@
 //! version must pass exactly what the learner's and the solution's pass.
 
 synclings_suites::event_suite!(synclings::Event);
+synclings_suites::semaphore_suite!(synclings::Semaphore);
+synclings_suites::rlock_suite!(synclings::RLock);
+synclings_suites::condition_suite!(synclings::Condition);
+synclings_suites::timer_suite!(synclings::Timer);

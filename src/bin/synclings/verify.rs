@@ -92,9 +92,11 @@ pub fn run() -> Result<bool, String> {
                 .filter(|t| t.starts_with(&prefix))
                 .collect();
             let mine: BTreeSet<&String> = tests.iter().filter(|t| t.starts_with(&prefix)).collect();
-            if lib.is_empty() || lib != mine {
+            // The library runs the whole suite; an exercise may add tests of
+            // its own extras (rlock's plain-Lock deadlock), never drop one.
+            if lib.is_empty() || !lib.is_subset(&mine) {
                 problems.push(format!(
-                    "{}: suites/tests/library.rs must run the same `{prefix}` tests against {}",
+                    "{}: suites/tests/library.rs must run the `{prefix}` tests against {}",
                     e.name,
                     e.library.unwrap_or_default()
                 ));
