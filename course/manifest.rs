@@ -148,6 +148,64 @@ state under the lock (the commit point), unlock, run it unless cancelled, lock, 
 `cancel`: if the callback is still in the state, set cancelled and `notify_all`; else do nothing. `join`: \
 `Err(NotStarted)` before start, else wait while !finished, then join the thread handle outside the lock.",
     },
+    Exercise {
+        name: "queue",
+        number: 11,
+        title: "build a bounded Queue<T> with Python's three conditions over one Mutex",
+        mirrors: "queue.Queue: put/put_nowait/get/get_nowait, task_done/join, shutdown (exam question 32)",
+        library: Some("synclings::Queue"),
+        hint: "One `Mutex<State>` (the `VecDeque`, `unfinished_tasks`, `is_shutdown`) and three `Condvar`s \
+used with that same mutex: `not_empty`, `not_full`, `all_tasks_done`. Write ONE put and ONE get taking a \
+\"how long may I wait\" parameter (not at all / for ever / until a deadline computed once) and build the \
+three public versions on them. In the put loop check, in this order: shut down -> `ShutDown(item)`; room -> \
+leave the loop; out of time -> `Full(item)`; else sleep on `not_full` (with `wait_until`, remember its \
+`timed_out` and go round once more, so a last check happens). The get loop takes an item first (getters \
+drain after a shutdown), then checks shutdown, then Empty. A put does `not_empty.notify_one()`, a get \
+`not_full.notify_one()`, the task_done that reaches 0 `all_tasks_done.notify_all()`; `shutdown` wakes \
+ALL of them, and with `immediate` also empties the items and lowers `unfinished_tasks` by as many.",
+    },
+    Exercise {
+        name: "producer_consumer",
+        number: 12,
+        title: "N producers, M consumers over a Queue, one poison pill per consumer",
+        mirrors: "multiprocessing producer-consumer with a Queue and None end signals (seed program 7)",
+        library: None,
+        hint: "Use a `synclings::Queue<Option<u64>>`: `Some(item)` is an item, `None` the pill. Inside \
+`std::thread::scope`, spawn the consumers (each loops on `queue.get()` and stops at the first `None`, \
+returning its `Vec`) and the producers (producer `p` puts `Some(p * per_producer + i)` for each `i`). \
+Join the producers FIRST, then put exactly one `None` per consumer, then join the consumers and collect \
+their vectors in order. A missing pill leaves a consumer blocked in `get` for ever; a pill put before the \
+producers finish stops a consumer too early.",
+    },
+    Exercise {
+        name: "coroutine",
+        number: 13,
+        title: "a coroutine-style producer-consumer: a resumable consumer, no threads",
+        mirrors: "a generator consumer driven with next(c) and c.send(i) (seed program 3, exam question 33)",
+        library: None,
+        hint: "A Python generator keeps its local variables between two `yield`s; in Rust they become the \
+fields of a struct (here a `count: usize`), and the code between two `yield`s becomes a method: `send` \
+adds one to the count and returns `format!(\"consume: {item}\")`. `Consumer::new()` is `consumer()` \
+followed by `next(c)`: a consumer ready to receive. `producer(n)` makes one consumer and, for each `i` in \
+`0..n`, pushes `\"produce: i\"` and then what `send(i)` returned. No thread and no channel: `send` is a \
+plain call, the `yield` is its return.",
+    },
+    Exercise {
+        name: "thread_pool",
+        number: 16,
+        title: "build a ThreadPool with a bounded backlog on top of Queue",
+        mirrors: "concurrent.futures.ThreadPoolExecutor: submit/result/shutdown(wait) (exam question 23)",
+        library: Some("synclings::ThreadPool"),
+        hint: "The backlog is an `Arc<Queue<Box<dyn Job>>>` of maxsize `backlog`; each worker (spawned with \
+`synclings::sync::thread`) loops `while let Ok(job) = jobs.get() { job.run() }`, which ends only once the \
+queue is shut down AND drained. A job holds the closure and an `Arc<Slot<R>>` (a `Mutex<Option<Result<R, \
+TaskError>>>` plus a `Condvar`); `run` calls `catch_unwind(AssertUnwindSafe(f))`, turns a panic payload \
+(`&str` or `String`) into `TaskError::Panicked(message)`, stores the outcome under the lock and \
+`notify_all`s. `TaskHandle::join` loops: outcome there? take it; else wait. `submit` = `put`, \
+`try_submit` = `try_put`: on failure the queue hands the boxed job back, and `into_any().downcast::<Task<F, \
+R>>()` gives you `f` to return. `shutdown(wait)` = `jobs.shutdown(false)`, then (with `wait`) join every \
+worker handle.",
+    },
 ];
 
 /// One exercise of the course.

@@ -23,11 +23,15 @@ pub use synclings::testing::DEADLINE;
 
 mod bounded_concurrency;
 mod condition;
+mod coroutine;
 mod event;
 mod event_gate;
+mod producer_consumer;
+mod queue;
 mod rlock;
 mod semaphore;
 mod shared_counter;
 mod thread_local;
+mod thread_pool;
 mod threads;
 mod timer;

@@ -6,3 +6,5 @@ synclings_suites::semaphore_suite!(synclings::Semaphore);
 synclings_suites::rlock_suite!(synclings::RLock);
 synclings_suites::condition_suite!(synclings::Condition);
 synclings_suites::timer_suite!(synclings::Timer);
+synclings_suites::queue_suite!(synclings::Queue);
+synclings_suites::thread_pool_suite!(synclings::ThreadPool);
