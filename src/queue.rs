@@ -15,28 +15,73 @@
 //! every put fails (handing its item back), gets drain what is left and then
 //! fail, and every blocked putter and getter wakes up. `shutdown(true)` also
 //! drops the remaining items, counting each as done, which releases `join`
-//! once nothing else is unfinished.
+//! once nothing else is unfinished. A put racing a shutdown either stored its
+//! item before it (and an immediate shutdown drops it) or fails with
+//! `ShutDown(item)`: no item is left behind in an immediately shut-down queue.
 //!
 //! # How it works
 //!
-//! One engine serves the three flavours; only the storage discipline differs
-//! (`VecDeque` for FIFO, `Vec` for LIFO, a `BinaryHeap` of `Reverse` for
-//! smallest-first). Its state lives under one [`Mutex`], with Python's three
-//! condition variables: `not_empty` (getters sleep on it), `not_full`
-//! (putters) and `all_tasks_done` (`join`).
+//! One engine serves the three flavours. Each flavour's *storage* owns its
+//! concurrency behind one small internal trait (`try_push`, `try_pop`,
+//! `close`, `len`):
 //!
-//! - **Invariant**: `items.len() <= maxsize` when `maxsize > 0`;
-//!   `unfinished_tasks` counts the puts not yet matched by a `task_done`; the
-//!   atomic `len` mirrors `items.len()`.
-//! - **Wait loop**: a blocked call first spins briefly on the `len` mirror
-//!   without the lock (waking a thread costs far more than a few spins), then
-//!   registers as a sleeper and waits on its condition variable, re-checking
-//!   shutdown and its predicate after every wake-up. A timed wait computes
-//!   its deadline once and gives up when the condition variable reports the
-//!   deadline passed (after one last check of the predicate).
-//! - **Wake rule**: a put wakes one sleeping getter, a get wakes one sleeping
-//!   putter, the last `task_done` wakes every joiner, and a shutdown wakes
-//!   everyone; each notification is skipped when nobody sleeps.
+//! - a bounded [`Queue`] (`maxsize` up to 65 536) keeps its items in a
+//!   lock-free ring, Dmitry Vyukov's bounded MPMC queue (its stamp protocol
+//!   is explained in `src/queue/ring.rs`): an uncontended put or get is one
+//!   CAS and two stores, without any lock, as in crossbeam-channel;
+//! - [`LifoQueue`], [`PriorityQueue`] and an unbounded (or larger) [`Queue`]
+//!   keep a `Vec`, a `BinaryHeap` of `Reverse` or a `VecDeque` behind a mutex
+//!   held for a few instructions (`src/queue/locked.rs`).
+//!
+//! The engine adds what Python's `Queue` builds around its storage: blocking,
+//! waking, shutdown and task accounting.
+//!
+//! - **State**: `sleepers` counts the getters, putters and joiners registered
+//!   to sleep on Python's three condition variables `not_empty`, `not_full`
+//!   and `all_tasks_done` (changed only under the engine's `lock`); `done`
+//!   counts the `task_done` calls and the items an immediate shutdown
+//!   dropped; the storage counts the items ever pushed. Python's
+//!   `unfinished_tasks` is `pushed - done`, so a put pays for no counter of
+//!   its own.
+//! - **Invariant**: `done <= pushed`; a bounded storage holds at most
+//!   `maxsize` items; a registered sleeper re-checks its predicate after
+//!   registering and before each sleep.
+//! - **Wait loop**: try; then spin, and yield about as long as a wake-up
+//!   costs (through `sync::Backoff`), retrying; then lock, register and
+//!   loop "re-check, sleep", leaving on success, on shutdown, or once the
+//!   deadline passed (after one last re-check). A timed call computes its
+//!   deadline once.
+//! - **Wake rule**: a put wakes one sleeping getter, a get one sleeping
+//!   putter, the `task_done` that brings `unfinished_tasks` to zero every
+//!   joiner, and a shutdown everyone; each notification is skipped when the
+//!   count (read without the lock) is zero, and done under the lock otherwise.
+//! - **No lost wake-up**: a sleeper *registers, then re-checks*; a waker
+//!   *changes the storage, then reads the count*. The two middle steps are
+//!   ordered, so one side sees the other. In the ring both are
+//!   read-modify-writes of one word: the re-check starts with a no-op
+//!   `fetch_or(0)` on `tail` (getters) or `head` (putters), and the waker's
+//!   claim is an AcqRel CAS on that word; if the re-check comes first the
+//!   CAS synchronises with it and the waker sees the registration, otherwise
+//!   the re-check sees the claimed item (and waits the few instructions until
+//!   it is written: see *Half-done operations*). In the mutex storages the
+//!   storage's lock orders them.
+//!   Joiners do the same with a no-op RMW on `done`. A sleeper holds the lock
+//!   from registering until it sleeps and a waker takes it to notify, so no
+//!   notification falls between a re-check and its sleep. (`SeqCst` fences
+//!   would work on hardware too, but loom treats them as `AcqRel` and could
+//!   not check them.)
+//! - **Half-done operations**: a ring slot claimed by another thread but not
+//!   yet written (or not yet freed) makes the storage answer `Busy` instead
+//!   of waiting. The spin phase retries; past it, a call waits for the other
+//!   thread only while holding the lock, so at most one thread at a time
+//!   waits on another's progress (which also keeps the loom models finite:
+//!   two threads spinning on a third would be an unfair schedule loom must
+//!   explore forever). A `try_*` call that meets `Busy` waits too: answering
+//!   Empty while a later put already returned would break FIFO semantics.
+//! - **Shutdown**: under the lock, closes the storage (atomically with the
+//!   pushes), drains it if immediate (counting each item as done), and wakes
+//!   every sleeper; the drained items are dropped after the lock is released,
+//!   since an item's `Drop` may use the queue.
 //!
 //! # Examples
 //!
@@ -69,19 +114,31 @@
 //! assert!(q.put(11).unwrap_err().is_shutdown());
 //! ```
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+mod locked;
+mod ring;
+
 use std::fmt;
 
-// Relaxed: `len` is a hint for spinners and a snapshot for `len()`; every
-// decision that matters is re-taken under the mutex, which orders the data.
-use crate::sync::atomic::AtomicUsize;
-use crate::sync::atomic::Ordering::Relaxed;
+use self::locked::{Fifo, Lifo, Locked, Priority};
+use self::ring::Ring;
+use crate::sync::atomic::{AtomicU64, AtomicUsize};
+// AcqRel on `done`'s changes and the joiners' no-op RMW: the joiner
+// handshake (see "No lost wake-up"). Relaxed for the sleeper counts: they
+// change under the lock, and a waker reads them after an AcqRel RMW (or a
+// lock) that orders the registration before the read; for first reads that a
+// CAS validates. Acquire for a `done` snapshot: see `unfinished`.
+use crate::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use crate::sync::{Backoff, CachePadded, Condvar, Duration, Instant, Mutex, MutexGuard};
 
-/// Capacity reserved up front (at most): a bounded queue never allocates
-/// after warm-up, and `Queue::new(0)` does not reserve a huge buffer.
-const MAX_PREALLOCATED: usize = 1024;
+/// Yields a blocked call makes, after spinning, before it parks: about the
+/// cost of waking a thread on another core (tens of microseconds, at a
+/// fraction of a microsecond per yield). Parking sooner makes a hand-over
+/// between two cores cascade into a wake-up per item.
+const PARK_PATIENCE: u32 = 100;
+
+/// The largest bound kept in a lock-free ring (allocated up front); a larger
+/// bound uses the mutex storage, which allocates as it grows.
+const MAX_RING_CAPACITY: usize = 1 << 16;
 
 /// The error of a failed put; the item is handed back in both cases.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -181,87 +238,117 @@ impl fmt::Display for TaskDoneError {
 
 impl std::error::Error for TaskDoneError {}
 
-/// A storage discipline: the order in which the engine hands items out.
-trait Discipline: Default {
+/// Why a storage refused a push; the item comes back.
+enum Refused<T> {
+    /// At the bound.
+    Full(T),
+    /// Closed by a shutdown (checked first: shutdown wins over full).
+    Closed(T),
+    /// Another thread is half-way through an operation on the slot this
+    /// push needs; retry (it is done within a few instructions).
+    Busy(T),
+}
+
+/// Why a storage had no item for a pop.
+enum Missing {
+    /// Nothing stored right now.
+    Empty,
+    /// Empty and closed by a shutdown: no item will ever come.
+    Closed,
+    /// Another thread is half-way through an operation this pop must see
+    /// the end of; retry (it is done within a few instructions).
+    Busy,
+}
+
+/// Where a flavour keeps its items. It owns its concurrency (a lock-free ring
+/// or a mutex); the engine does blocking, waking, shutdown and task
+/// accounting around it.
+trait Storage {
+    /// The items' type.
     type Item;
-    fn with_capacity(capacity: usize) -> Self;
-    fn push(&mut self, item: Self::Item);
-    fn pop(&mut self) -> Option<Self::Item>;
+    /// Stores `item` unless the storage is closed or full (closed wins),
+    /// or busy (never waits for another thread).
+    fn try_push(&self, item: Self::Item) -> Result<(), Refused<Self::Item>>;
+    /// Takes the next item; `Missing::Closed` once closed and empty;
+    /// `Missing::Busy` instead of waiting for another thread.
+    fn try_pop(&self) -> Result<Self::Item, Missing>;
+    /// A registered getter's half of the handshake, before its re-check: a
+    /// read-modify-write ordered with every push's (or the storage's lock).
+    fn sync_with_pushes(&self);
+    /// A registered putter's half of the handshake, before its re-check.
+    fn sync_with_pops(&self);
+    /// Refuses every later push (atomically with them: a push either stored
+    /// its item before or is refused). With `drain`, also takes every item,
+    /// so that no pop gets one afterwards. Call with the engine's lock held
+    /// (one drainer at a time).
+    fn close(&self, drain: bool) -> Vec<Self::Item>;
+    /// True once closed.
+    fn is_closed(&self) -> bool;
+    /// The number of items stored (a snapshot).
     fn len(&self) -> usize;
+    /// The number of items ever pushed (only grows; a snapshot).
+    fn pushed(&self) -> u64;
 }
 
-/// First in, first out.
-struct Fifo<T>(VecDeque<T>);
+/// The storage of [`Queue`]: the lock-free ring when bounded (up to
+/// `MAX_RING_CAPACITY`), a `VecDeque` behind a mutex otherwise.
+// One per queue, never moved around: boxing the (cache-padded) ring would
+// only add a pointer chase to every put and get.
+#[allow(clippy::large_enum_variant)]
+enum FifoStorage<T> {
+    /// Bounded: lock-free.
+    Ring(Ring<T>),
+    /// Unbounded, or a bound too large to allocate up front.
+    Locked(Locked<Fifo<T>>),
+}
 
-/// Last in, first out.
-struct Lifo<T>(Vec<T>);
-
-/// Smallest first (`BinaryHeap` is a max-heap, hence `Reverse`).
-struct Priority<T: Ord>(BinaryHeap<Reverse<T>>);
-
-impl<T> Default for Fifo<T> {
-    fn default() -> Self {
-        Fifo(VecDeque::new())
+impl<T> FifoStorage<T> {
+    fn new(maxsize: usize) -> Self {
+        if (1..=MAX_RING_CAPACITY).contains(&maxsize) {
+            FifoStorage::Ring(Ring::new(maxsize))
+        } else {
+            FifoStorage::Locked(Locked::new(maxsize))
+        }
     }
 }
 
-impl<T> Discipline for Fifo<T> {
+/// Forwards a call to whichever storage a `FifoStorage` holds.
+macro_rules! either {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            FifoStorage::Ring(s) => s.$method($($arg),*),
+            FifoStorage::Locked(s) => s.$method($($arg),*),
+        }
+    };
+}
+
+impl<T> Storage for FifoStorage<T> {
     type Item = T;
-    fn with_capacity(capacity: usize) -> Self {
-        Fifo(VecDeque::with_capacity(capacity))
+    #[inline]
+    fn try_push(&self, item: T) -> Result<(), Refused<T>> {
+        either!(self.try_push(item))
     }
-    fn push(&mut self, item: T) {
-        self.0.push_back(item);
+    #[inline]
+    fn try_pop(&self) -> Result<T, Missing> {
+        either!(self.try_pop())
     }
-    fn pop(&mut self) -> Option<T> {
-        self.0.pop_front()
+    fn sync_with_pushes(&self) {
+        either!(self.sync_with_pushes())
+    }
+    fn sync_with_pops(&self) {
+        either!(self.sync_with_pops())
+    }
+    fn close(&self, drain: bool) -> Vec<T> {
+        either!(self.close(drain))
+    }
+    fn is_closed(&self) -> bool {
+        either!(self.is_closed())
     }
     fn len(&self) -> usize {
-        self.0.len()
+        either!(self.len())
     }
-}
-
-impl<T> Default for Lifo<T> {
-    fn default() -> Self {
-        Lifo(Vec::new())
-    }
-}
-
-impl<T> Discipline for Lifo<T> {
-    type Item = T;
-    fn with_capacity(capacity: usize) -> Self {
-        Lifo(Vec::with_capacity(capacity))
-    }
-    fn push(&mut self, item: T) {
-        self.0.push(item);
-    }
-    fn pop(&mut self) -> Option<T> {
-        self.0.pop()
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
-impl<T: Ord> Default for Priority<T> {
-    fn default() -> Self {
-        Priority(BinaryHeap::new())
-    }
-}
-
-impl<T: Ord> Discipline for Priority<T> {
-    type Item = T;
-    fn with_capacity(capacity: usize) -> Self {
-        Priority(BinaryHeap::with_capacity(capacity))
-    }
-    fn push(&mut self, item: T) {
-        self.0.push(Reverse(item));
-    }
-    fn pop(&mut self) -> Option<T> {
-        self.0.pop().map(|Reverse(item)| item)
-    }
-    fn len(&self) -> usize {
-        self.0.len()
+    fn pushed(&self) -> u64 {
+        either!(self.pushed())
     }
 }
 
@@ -286,7 +373,7 @@ impl Wait {
     }
 
     /// Sleeps on `cv`; returns the guard and whether the deadline passed.
-    fn on<'a, D>(self, cv: &Condvar, guard: Guard<'a, D>) -> (Guard<'a, D>, bool) {
+    fn on<'a>(self, cv: &Condvar, guard: MutexGuard<'a, ()>) -> (MutexGuard<'a, ()>, bool) {
         match self {
             Wait::No => (guard, true),
             Wait::Forever => (cv.wait(guard), false),
@@ -295,32 +382,31 @@ impl Wait {
     }
 }
 
-type Guard<'a, D> = MutexGuard<'a, State<D>>;
-
-/// Everything the mutex protects.
-struct State<D> {
-    /// The items, in the discipline's order.
-    items: D,
-    /// Puts not yet matched by a `task_done` (Python's `unfinished_tasks`).
-    unfinished_tasks: usize,
-    /// Set once by `shutdown`, never cleared.
-    is_shutdown: bool,
-    /// Getters asleep on `not_empty` (or just woken, not yet relocked).
-    sleeping_getters: usize,
-    /// Putters asleep on `not_full` (or just woken, not yet relocked).
-    sleeping_putters: usize,
-    /// Joiners asleep on `all_tasks_done` (or just woken, not yet relocked).
-    sleeping_joiners: usize,
+/// The threads registered to sleep (each count changes only under the
+/// engine's lock; wakers read them without it).
+struct Sleepers {
+    /// Getters asleep on `not_empty` (or woken, not yet unregistered).
+    getters: AtomicUsize,
+    /// Putters asleep on `not_full` (or woken, not yet unregistered).
+    putters: AtomicUsize,
+    /// Joiners asleep on `all_tasks_done` (or woken, not yet unregistered).
+    joiners: AtomicUsize,
 }
 
 /// The engine shared by the three flavours.
-struct Engine<D> {
-    /// Mirror of `state.items.len()`, stored under the lock after every change
-    /// and read without it (spinners, `len()`). Padded: it is the hot line
-    /// spinners read while the lock holder writes the state.
-    len: CachePadded<AtomicUsize>,
-    /// The queue's state; the lock is kept for a few instructions only.
-    state: CachePadded<Mutex<State<D>>>,
+struct Engine<S> {
+    /// The items.
+    storage: S,
+    /// Who sleeps. Padded: read by every put and get, written only by
+    /// sleepers, so it stays in every core's cache.
+    sleepers: CachePadded<Sleepers>,
+    /// `task_done` calls plus items dropped by an immediate shutdown; never
+    /// above `storage.pushed()`. Padded: written by consumers only.
+    done: CachePadded<AtomicU64>,
+    /// Held by a sleeper from registering until it sleeps, by a waker to
+    /// notify, by a shutdown throughout, and by whoever waits for another
+    /// thread's half-done operation (one at a time).
+    lock: Mutex<()>,
     /// Getters wait here for an item (or the shutdown).
     not_empty: Condvar,
     /// Putters wait here for room (or the shutdown).
@@ -331,23 +417,17 @@ struct Engine<D> {
     maxsize: usize,
 }
 
-impl<D: Discipline> Engine<D> {
-    fn new(maxsize: usize) -> Self {
-        let reserve = if maxsize == 0 {
-            0
-        } else {
-            maxsize.min(MAX_PREALLOCATED)
-        };
+impl<S: Storage> Engine<S> {
+    fn new(storage: S, maxsize: usize) -> Self {
         Engine {
-            len: CachePadded::new(AtomicUsize::new(0)),
-            state: CachePadded::new(Mutex::new(State {
-                items: D::with_capacity(reserve),
-                unfinished_tasks: 0,
-                is_shutdown: false,
-                sleeping_getters: 0,
-                sleeping_putters: 0,
-                sleeping_joiners: 0,
-            })),
+            storage,
+            sleepers: CachePadded::new(Sleepers {
+                getters: AtomicUsize::new(0),
+                putters: AtomicUsize::new(0),
+                joiners: AtomicUsize::new(0),
+            }),
+            done: CachePadded::new(AtomicU64::new(0)),
+            lock: Mutex::new(()),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
             all_tasks_done: Condvar::new(),
@@ -355,167 +435,258 @@ impl<D: Discipline> Engine<D> {
         }
     }
 
-    fn full(&self, len: usize) -> bool {
-        self.maxsize > 0 && len >= self.maxsize
-    }
-
-    fn put(&self, item: D::Item, wait: Wait) -> Result<(), PutError<D::Item>> {
-        let mut backoff = Backoff::new();
-        let mut out_of_time = matches!(wait, Wait::No);
-        let mut state = self.state.lock();
+    fn put(&self, mut item: S::Item, wait: Wait) -> Result<(), PutError<S::Item>> {
+        // Try, then spin and yield a while retrying.
+        let mut backoff = Backoff::with_patience(PARK_PATIENCE);
         loop {
-            if state.is_shutdown {
-                return Err(PutError::ShutDown(item));
+            match self.storage.try_push(item) {
+                Ok(()) => {
+                    self.wake_getter();
+                    return Ok(());
+                }
+                Err(Refused::Closed(back)) => return Err(PutError::ShutDown(back)),
+                Err(Refused::Full(back)) if matches!(wait, Wait::No) => {
+                    return Err(PutError::Full(back))
+                }
+                Err(Refused::Full(back) | Refused::Busy(back)) => item = back,
             }
-            if !self.full(state.items.len()) {
+            if backoff.is_completed() {
                 break;
             }
-            if out_of_time {
-                return Err(PutError::Full(item));
+            backoff.snooze();
+        }
+        // Register, then loop "re-check, sleep" (a `try_put` only re-checks).
+        let mut guard = self.lock.lock();
+        self.sleepers.putters.fetch_add(1, Relaxed);
+        let mut out_of_time = matches!(wait, Wait::No);
+        let result = loop {
+            self.storage.sync_with_pops();
+            match self.push_settled(&guard, item) {
+                Ok(()) => break Ok(()),
+                Err(Refused::Closed(back)) => break Err(PutError::ShutDown(back)),
+                Err(Refused::Full(back) | Refused::Busy(back)) if out_of_time => {
+                    break Err(PutError::Full(back))
+                }
+                Err(Refused::Full(back) | Refused::Busy(back)) => item = back,
             }
-            state = if backoff.is_completed() {
-                state.sleeping_putters += 1;
-                let (mut woken, timed_out) = wait.on(&self.not_full, state);
-                woken.sleeping_putters -= 1;
-                out_of_time = timed_out;
-                woken
-            } else {
-                drop(state);
-                spin(&mut backoff, || !self.full(self.len.load(Relaxed)));
-                self.state.lock()
-            };
+            let (woken, timed_out) = wait.on(&self.not_full, guard);
+            guard = woken;
+            out_of_time = timed_out;
+        };
+        self.sleepers.putters.fetch_sub(1, Relaxed);
+        drop(guard);
+        if result.is_ok() {
+            self.wake_getter();
         }
-        state.items.push(item);
-        state.unfinished_tasks += 1;
-        self.len.store(state.items.len(), Relaxed);
-        if state.sleeping_getters > 0 {
-            self.not_empty.notify_one();
-        }
-        Ok(())
+        result
     }
 
-    fn get(&self, wait: Wait) -> Result<D::Item, GetError> {
-        let mut backoff = Backoff::new();
-        let mut out_of_time = matches!(wait, Wait::No);
-        let mut state = self.state.lock();
+    fn get(&self, wait: Wait) -> Result<S::Item, GetError> {
+        // Try, then spin and yield a while retrying.
+        let mut backoff = Backoff::with_patience(PARK_PATIENCE);
         loop {
-            // Items first: after a (non-immediate) shutdown, gets drain.
-            if let Some(item) = state.items.pop() {
-                self.len.store(state.items.len(), Relaxed);
-                if state.sleeping_putters > 0 {
-                    self.not_full.notify_one();
+            match self.storage.try_pop() {
+                Ok(item) => {
+                    self.wake_putter();
+                    return Ok(item);
                 }
-                return Ok(item);
+                Err(Missing::Closed) => return Err(GetError::ShutDown),
+                Err(Missing::Empty) if matches!(wait, Wait::No) => return Err(GetError::Empty),
+                Err(Missing::Empty | Missing::Busy) => {}
             }
-            if state.is_shutdown {
-                return Err(GetError::ShutDown);
+            if backoff.is_completed() {
+                break;
             }
-            if out_of_time {
-                return Err(GetError::Empty);
-            }
-            state = if backoff.is_completed() {
-                state.sleeping_getters += 1;
-                let (mut woken, timed_out) = wait.on(&self.not_empty, state);
-                woken.sleeping_getters -= 1;
-                out_of_time = timed_out;
-                woken
-            } else {
-                drop(state);
-                spin(&mut backoff, || self.len.load(Relaxed) > 0);
-                self.state.lock()
-            };
+            backoff.snooze();
         }
+        // Register, then loop "re-check, sleep" (a `try_get` only re-checks).
+        let mut guard = self.lock.lock();
+        self.sleepers.getters.fetch_add(1, Relaxed);
+        let mut out_of_time = matches!(wait, Wait::No);
+        let result = loop {
+            self.storage.sync_with_pushes();
+            match self.pop_settled(&guard) {
+                Ok(item) => break Ok(item),
+                Err(Missing::Closed) => break Err(GetError::ShutDown),
+                Err(Missing::Empty | Missing::Busy) if out_of_time => break Err(GetError::Empty),
+                Err(Missing::Empty | Missing::Busy) => {}
+            }
+            let (woken, timed_out) = wait.on(&self.not_empty, guard);
+            guard = woken;
+            out_of_time = timed_out;
+        };
+        self.sleepers.getters.fetch_sub(1, Relaxed);
+        drop(guard);
+        if result.is_ok() {
+            self.wake_putter();
+        }
+        result
+    }
+
+    /// `try_push`, waiting out another thread that is half-way through the
+    /// slot (never `Busy`). Only with the lock held (the guard proves it), so
+    /// that at most one thread at a time waits for another's progress.
+    fn push_settled(
+        &self,
+        _locked: &MutexGuard<'_, ()>,
+        mut item: S::Item,
+    ) -> Result<(), Refused<S::Item>> {
+        let mut backoff = Backoff::new();
+        loop {
+            match self.storage.try_push(item) {
+                Err(Refused::Busy(back)) => item = back,
+                other => return other,
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// `try_pop`, waiting out another thread that is half-way through the
+    /// slot (never `Busy`). Only with the lock held, as `push_settled`.
+    fn pop_settled(&self, _locked: &MutexGuard<'_, ()>) -> Result<S::Item, Missing> {
+        let mut backoff = Backoff::new();
+        loop {
+            match self.storage.try_pop() {
+                Err(Missing::Busy) => {}
+                other => return other,
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// After a push: wakes one sleeping getter, if any.
+    #[inline]
+    fn wake_getter(&self) {
+        // Relaxed: the push's claim (an AcqRel RMW, or the storage's lock)
+        // ordered any registered getter's registration before this read.
+        if self.sleepers.getters.load(Relaxed) > 0 {
+            let _guard = self.lock.lock();
+            self.not_empty.notify_one();
+        }
+    }
+
+    /// After a pop: wakes one sleeping putter, if any.
+    #[inline]
+    fn wake_putter(&self) {
+        // Relaxed: as in `wake_getter`, with the pop's claim.
+        if self.sleepers.putters.load(Relaxed) > 0 {
+            let _guard = self.lock.lock();
+            self.not_full.notify_one();
+        }
+    }
+
+    /// Python's `unfinished_tasks`: items put and not yet marked done.
+    fn unfinished(&self) -> u64 {
+        // `done` first: the `pushed` a `task_done` checked before raising it
+        // is visible afterwards, so the difference cannot go negative.
+        let done = self.done.load(Acquire);
+        self.storage.pushed().saturating_sub(done)
     }
 
     fn task_done(&self) -> Result<(), TaskDoneError> {
-        let mut state = self.state.lock();
-        if state.unfinished_tasks == 0 {
-            return Err(TaskDoneError);
+        let mut done = self.done.load(Relaxed);
+        loop {
+            let pushed = self.storage.pushed();
+            if done >= pushed {
+                return Err(TaskDoneError);
+            }
+            match self
+                .done
+                .compare_exchange_weak(done, done + 1, AcqRel, Relaxed)
+            {
+                Ok(_) => {
+                    // Zero unfinished tasks (unless a put came meanwhile,
+                    // and then a woken joiner just sleeps again).
+                    if done + 1 == pushed && self.sleepers.joiners.load(Relaxed) > 0 {
+                        let _guard = self.lock.lock();
+                        self.all_tasks_done.notify_all();
+                    }
+                    return Ok(());
+                }
+                Err(actual) => done = actual,
+            }
         }
-        state.unfinished_tasks -= 1;
-        if state.unfinished_tasks == 0 && state.sleeping_joiners > 0 {
-            self.all_tasks_done.notify_all();
-        }
-        Ok(())
     }
 
     /// Waits until every put item was marked done; false if `wait` ran out.
     fn join(&self, wait: Wait) -> bool {
-        let mut out_of_time = matches!(wait, Wait::No);
-        let mut state = self.state.lock();
-        while state.unfinished_tasks > 0 {
-            if out_of_time {
-                return false;
-            }
-            state.sleeping_joiners += 1;
-            let (woken, timed_out) = wait.on(&self.all_tasks_done, state);
-            state = woken;
-            state.sleeping_joiners -= 1;
-            out_of_time = timed_out;
+        if self.unfinished() == 0 {
+            return true;
         }
-        true
+        if matches!(wait, Wait::No) {
+            return false;
+        }
+        let mut guard = self.lock.lock();
+        self.sleepers.joiners.fetch_add(1, Relaxed);
+        let mut out_of_time = false;
+        let finished = loop {
+            // The joiner's half of the handshake: a no-op RMW on `done`.
+            let done = self.done.fetch_add(0, AcqRel);
+            if done >= self.storage.pushed() {
+                break true;
+            }
+            if out_of_time {
+                break false;
+            }
+            let (woken, timed_out) = wait.on(&self.all_tasks_done, guard);
+            guard = woken;
+            out_of_time = timed_out;
+        };
+        self.sleepers.joiners.fetch_sub(1, Relaxed);
+        finished
     }
 
     fn shutdown(&self, immediate: bool) {
-        let mut state = self.state.lock();
-        state.is_shutdown = true;
-        // Dropped after unlocking: an item's `Drop` may run arbitrary code.
-        let mut dropped = None;
+        let guard = self.lock.lock();
+        let dropped = self.storage.close(immediate);
         if immediate {
-            let items = std::mem::take(&mut state.items);
-            state.unfinished_tasks = state.unfinished_tasks.saturating_sub(items.len());
-            self.len.store(0, Relaxed);
-            dropped = Some(items);
-            if state.sleeping_joiners > 0 {
+            // Python: each dropped item counts as done while any is
+            // unfinished. `pushed` is final now that the storage is closed.
+            let pushed = self.storage.pushed();
+            let count = dropped.len() as u64;
+            let _ = self.done.fetch_update(AcqRel, Relaxed, |done| {
+                Some(done.saturating_add(count).min(pushed))
+            });
+            if self.sleepers.joiners.load(Relaxed) > 0 {
                 self.all_tasks_done.notify_all();
             }
         }
-        if state.sleeping_getters > 0 {
+        // Under the lock the counts are exact.
+        if self.sleepers.getters.load(Relaxed) > 0 {
             self.not_empty.notify_all();
         }
-        if state.sleeping_putters > 0 {
+        if self.sleepers.putters.load(Relaxed) > 0 {
             self.not_full.notify_all();
         }
-        drop(state);
+        drop(guard);
+        // Dropped after unlocking: an item's `Drop` may use the queue.
         drop(dropped);
     }
 
     fn fmt(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state.lock();
         f.debug_struct(name)
-            .field("len", &state.items.len())
+            .field("len", &self.storage.len())
             .field("maxsize", &self.maxsize)
-            .field("unfinished_tasks", &state.unfinished_tasks)
-            .field("is_shutdown", &state.is_shutdown)
+            .field("unfinished_tasks", &self.unfinished())
+            .field("is_shutdown", &self.storage.is_closed())
             .finish()
     }
 }
 
-/// Spins (lock-free) until `ready()` or until the backoff says that parking
-/// pays off.
-fn spin(backoff: &mut Backoff, ready: impl Fn() -> bool) {
-    loop {
-        backoff.snooze();
-        if ready() || backoff.is_completed() {
-            return;
-        }
-    }
-}
-
 /// Generates a public flavour: a thin handle over the engine with the
-/// discipline `$storage`, and the whole shared API.
+/// storage `$storage` (made by `$make(maxsize)`), and the whole shared API.
 macro_rules! queue_flavour {
-    ($(#[$doc:meta])* $name:ident<T $(: $bound:ident)?>, $storage:ident) => {
+    ($(#[$doc:meta])* $name:ident<T $(: $bound:ident)?>, $storage:ty, $make:expr) => {
         $(#[$doc])*
         pub struct $name<T $(: $bound)?> {
-            engine: Engine<$storage<T>>,
+            engine: Engine<$storage>,
         }
 
         impl<T $(: $bound)?> $name<T> {
             /// A new queue holding at most `maxsize` items; `0` means
             /// unbounded, as in Python.
             pub fn new(maxsize: usize) -> Self {
-                $name { engine: Engine::new(maxsize) }
+                $name { engine: Engine::new($make(maxsize), maxsize) }
             }
 
             /// Puts `item`, blocking while the queue is full.
@@ -569,10 +740,9 @@ macro_rules! queue_flavour {
                 self.engine.get(Wait::No)
             }
 
-            /// The number of items waiting (Python's `qsize()`); a snapshot
-            /// read without locking.
+            /// The number of items waiting (Python's `qsize()`); a snapshot.
             pub fn len(&self) -> usize {
-                self.engine.len.load(Relaxed)
+                self.engine.storage.len()
             }
 
             /// True if no item is waiting (Python's `empty()`); a snapshot.
@@ -583,7 +753,7 @@ macro_rules! queue_flavour {
             /// True if the queue is bounded and holds `maxsize` items (Python's
             /// `full()`); a snapshot.
             pub fn is_full(&self) -> bool {
-                self.engine.full(self.len())
+                self.engine.maxsize > 0 && self.len() >= self.engine.maxsize
             }
 
             /// The bound given to `new`; 0 means unbounded.
@@ -593,7 +763,7 @@ macro_rules! queue_flavour {
 
             /// Items put and not yet marked done (Python's `unfinished_tasks`).
             pub fn unfinished_tasks(&self) -> usize {
-                self.engine.state.lock().unfinished_tasks
+                self.engine.unfinished() as usize
             }
 
             /// Marks one item taken with `get` as processed; when every put
@@ -631,7 +801,7 @@ macro_rules! queue_flavour {
 
             /// True once [`shutdown`](Self::shutdown) was called.
             pub fn is_shutdown(&self) -> bool {
-                self.engine.state.lock().is_shutdown
+                self.engine.storage.is_closed()
             }
         }
 
@@ -669,7 +839,7 @@ queue_flavour! {
     /// assert_eq!(q.get(), Ok("b"));
     /// assert_eq!(q.try_get(), Err(GetError::Empty));
     /// ```
-    Queue<T>, Fifo
+    Queue<T>, FifoStorage<T>, FifoStorage::new
 }
 
 queue_flavour! {
@@ -689,7 +859,7 @@ queue_flavour! {
     /// }
     /// assert_eq!([q.get(), q.get(), q.get()], [Ok(3), Ok(2), Ok(1)]);
     /// ```
-    LifoQueue<T>, Lifo
+    LifoQueue<T>, Locked<Lifo<T>>, Locked::new
 }
 
 queue_flavour! {
@@ -713,5 +883,5 @@ queue_flavour! {
     /// assert_eq!(q.get(), Ok((1, "fix the bug")));
     /// assert_eq!(q.get(), Ok((2, "write the docs")));
     /// ```
-    PriorityQueue<T: Ord>, Priority
+    PriorityQueue<T: Ord>, Locked<Priority<T>>, Locked::new
 }

@@ -78,6 +78,51 @@ pub mod thread {
     pub use loom::thread::*;
 }
 
+/// Interior mutability the model checker can see: `loom::cell::UnsafeCell`
+/// under loom (which checks that no access races another), a thin wrapper of
+/// `std::cell::UnsafeCell` otherwise.
+///
+/// The API is loom's closure API: [`with`](cell::UnsafeCell::with) hands the
+/// closure a `*const T`, [`with_mut`](cell::UnsafeCell::with_mut) a `*mut T`.
+/// Dereferencing the pointer is the caller's `unsafe` responsibility.
+pub mod cell {
+    #[cfg(loom)]
+    pub use loom::cell::UnsafeCell;
+
+    /// `std::cell::UnsafeCell` with loom's closure API (see [the module](self)).
+    #[cfg(not(loom))]
+    #[derive(Debug, Default)]
+    pub struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
+
+    #[cfg(not(loom))]
+    impl<T> UnsafeCell<T> {
+        /// Wraps `value`.
+        pub const fn new(value: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Unwraps the value.
+        pub fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
+    }
+
+    #[cfg(not(loom))]
+    impl<T: ?Sized> UnsafeCell<T> {
+        /// Calls `f` with a shared pointer to the value.
+        #[inline(always)]
+        pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Calls `f` with a mutable pointer to the value.
+        #[inline(always)]
+        pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
 pub use imp::{Condvar, Mutex, MutexGuard};
 
 /// Exponential backoff for spin-then-park loops.
@@ -88,6 +133,12 @@ pub use imp::{Condvar, Mutex, MutexGuard};
 pub struct Backoff {
     #[cfg(not(loom))]
     inner: crossbeam_utils::Backoff,
+    /// Yields to make after `inner` completed, before `is_completed`.
+    #[cfg(not(loom))]
+    patience: u32,
+    /// Yields made after `inner` completed.
+    #[cfg(not(loom))]
+    extra_yields: u32,
     #[cfg(loom)]
     steps: u32,
 }
@@ -96,6 +147,24 @@ impl Backoff {
     /// A fresh backoff.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A backoff that, once spinning stopped paying, still yields the CPU
+    /// `yields` more times before [`is_completed`](Self::is_completed): for a
+    /// wait where parking costs more than a long yield phase, such as a hand
+    /// over between cores (a cross-core wake-up costs tens of microseconds).
+    /// Under loom, the same as [`new`](Self::new).
+    pub fn with_patience(yields: u32) -> Self {
+        #[cfg(not(loom))]
+        return Backoff {
+            patience: yields,
+            ..Self::default()
+        };
+        #[cfg(loom)]
+        {
+            let _ = yields;
+            Self::default()
+        }
     }
 
     /// Spins (busy-waits) a little longer each call; for lock-free retries.
@@ -109,7 +178,12 @@ impl Backoff {
     /// Spins, then yields the CPU; for waiting on another thread's progress.
     pub fn snooze(&mut self) {
         #[cfg(not(loom))]
-        self.inner.snooze();
+        {
+            if self.inner.is_completed() {
+                self.extra_yields = self.extra_yields.saturating_add(1);
+            }
+            self.inner.snooze();
+        }
         #[cfg(loom)]
         {
             self.steps += 1;
@@ -120,7 +194,7 @@ impl Backoff {
     /// True once spinning has stopped paying: time to park instead.
     pub fn is_completed(&self) -> bool {
         #[cfg(not(loom))]
-        return self.inner.is_completed();
+        return self.inner.is_completed() && self.extra_yields >= self.patience;
         #[cfg(loom)]
         return self.steps >= 1;
     }
