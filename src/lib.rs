@@ -24,6 +24,7 @@
 //! | `queue.Full` / `Empty` / `ShutDown` | [`PutError::Full`], [`GetError::Empty`], [`PutError::ShutDown`] / [`GetError::ShutDown`] |
 //! | `threading.current_thread().name`, `active_count()`, `local()` | [`thread::current_name`], [`thread::active_count`], `thread_local!` (see [`thread`]) |
 //! | `concurrent.futures.ThreadPoolExecutor` | [`thread::ThreadPool`]: `submit -> TaskHandle`, `map`, `shutdown(wait)` |
+//! | `selectors.DefaultSelector` | [`selector::Selector`]: `register`, `modify`, `unregister`, `select(timeout)`, `get_key`, `close` |
 //!
 //! The rule of the mapping: Python's name where Rust allows it, `try_*` for
 //! non-blocking calls, `*_timeout(Duration)` for timed calls, RAII guards
@@ -143,8 +144,10 @@ pub mod barrier;
 pub mod condition;
 pub mod event;
 pub mod lock;
+pub mod net;
 pub mod queue;
 pub mod scheduler;
+pub mod selector;
 pub mod semaphore;
 pub mod sync;
 pub mod testing;

@@ -1,0 +1,263 @@
+//! `echo-server`: serves the lab's echo protocol with one IO model.
+//!
+//! ```text
+//! echo-server [--model M] [--addr 127.0.0.1:PORT] [--max-connections N]
+//!             [--max-buffered BYTES] [--idle-timeout SECS] [--exact] [--workers N]
+//!             [--read-chunk BYTES]
+//! ```
+//!
+//! Prints `listening on ADDR` as its first line (port 0 picks a free port),
+//! serves until Ctrl-C or SIGTERM, then shuts down gracefully, prints the
+//! statistics and exits 0. A second Ctrl-C exits at once.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use synclings::net::{self, EchoMode, Model, ServerConfig, Shutdown};
+
+const USAGE: &str = "\
+usage: echo-server [OPTIONS]
+
+Serves the echo protocol (the reply is the received bytes ASCII-uppercased)
+with one IO model, until Ctrl-C or SIGTERM.
+
+options:
+  --model M              blocking, threadpool, busypoll, selector (default),
+                         selector-per-core, select, poll
+  --addr ADDR            where to listen (default 127.0.0.1:8080; port 0 picks one)
+  --max-connections N    connections served at once; more are closed at once (default 1024)
+  --max-buffered BYTES   bytes waiting per connection before the server stops reading (default 65536)
+  --idle-timeout SECS    close connections idle that long; 0 = never (default 60)
+  --exact                echo the bytes unchanged instead of uppercased
+  --workers N            thread-pool / selector-per-core threads (default: the cores)
+  --read-chunk BYTES     bytes per read call (default 16384)
+  -h, --help             this help
+";
+
+/// What the command line asks for.
+struct Options {
+    model: Model,
+    config: ServerConfig,
+}
+
+fn main() -> ExitCode {
+    let options = match parse(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("echo-server: error: {message}");
+            eprintln!("run `echo-server --help` for the options");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("echo-server: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(Options { model, config }: Options) -> Result<(), String> {
+    // Signals first, before any thread exists, so that every thread
+    // inherits the blocked mask and only the signal thread receives them.
+    let shutdown = Shutdown::new();
+    signals::forward_to(shutdown.clone()).map_err(|e| format!("cannot set up signals: {e}"))?;
+    raise_descriptor_limit();
+    let listener = TcpListener::bind(config.addr)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("listening on {addr}");
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "echo-server: warning: {addr} is not a loopback address: other hosts can connect"
+        );
+    }
+    eprintln!(
+        "echo-server: model {model}, at most {} connections, {} bytes buffered each, idle timeout {}, {} echo; Ctrl-C to stop",
+        config.max_connections,
+        config.max_buffered,
+        config
+            .idle_timeout
+            .map_or("none".to_owned(), |t| format!("{t:?}")),
+        match config.mode {
+            EchoMode::Upper => "uppercase",
+            EchoMode::Exact => "exact",
+        },
+    );
+    let stats = net::serve(model, listener, &config, &shutdown)
+        .map_err(|e| format!("the {model} server failed: {e}"))?;
+    println!(
+        "stopped: accepted {}, refused {}, closed idle {}, bytes in {}, bytes out {}, peak connections {}",
+        stats.accepted,
+        stats.refused,
+        stats.closed_idle,
+        stats.bytes_in,
+        stats.bytes_out,
+        stats.peak_connections
+    );
+    Ok(())
+}
+
+/// Parses the arguments; `Ok(None)` means `--help`.
+fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut model = Model::Selector;
+    let mut config = ServerConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        ..ServerConfig::default()
+    };
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        // `--flag=value` or `--flag value`.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg.clone(), None),
+        };
+        let mut value = |what: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} expects {what}"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--model" => {
+                model = value("a model name")?
+                    .parse()
+                    .map_err(|e| format!("--model: {e}"))?;
+            }
+            "--addr" => {
+                let v = value("an address like 127.0.0.1:8080")?;
+                config.addr = v.parse().map_err(|_| {
+                    format!("--addr expects an address like 127.0.0.1:8080, got {v:?}")
+                })?;
+            }
+            "--max-connections" => config.max_connections = number(&flag, &value("a number")?)?,
+            "--max-buffered" => {
+                config.max_buffered = positive(&flag, &value("a number of bytes")?)?
+            }
+            "--workers" => config.workers = positive(&flag, &value("a number")?)?,
+            "--read-chunk" => config.read_chunk = positive(&flag, &value("a number of bytes")?)?,
+            "--idle-timeout" => {
+                let v = value("a number of seconds")?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 1e9)
+                    .ok_or_else(|| {
+                        format!("--idle-timeout expects seconds (0 = never), got {v:?}")
+                    })?;
+                config.idle_timeout = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
+            }
+            "--exact" => {
+                if inline.is_some() {
+                    return Err("--exact takes no value".to_owned());
+                }
+                config.mode = EchoMode::Exact;
+            }
+            _ => return Err(format!("unknown option {arg:?}")),
+        }
+    }
+    Ok(Some(Options { model, config }))
+}
+
+fn number(flag: &str, v: &str) -> Result<usize, String> {
+    v.parse()
+        .map_err(|_| format!("{flag} expects a whole number, got {v:?}"))
+}
+
+fn positive(flag: &str, v: &str) -> Result<usize, String> {
+    match number(flag, v)? {
+        0 => Err(format!("{flag} must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+/// Raises the soft limit on open descriptors to the hard limit, so that
+/// `--max-connections` in the thousands is not cut short by `EMFILE`
+/// (which the servers survive, but by pausing).
+fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // Safety: `limit` is a valid, writable rlimit struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0
+        && limit.rlim_cur < limit.rlim_max
+    {
+        limit.rlim_cur = limit.rlim_max;
+        // Safety: `limit` is a valid rlimit struct; failure is harmless.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    }
+}
+
+/// Ctrl-C and SIGTERM, turned into a [`Shutdown`] request by a thread that
+/// waits for them with `sigwait` (no code runs in a signal handler).
+mod signals {
+    use std::io;
+    use std::mem::MaybeUninit;
+
+    use synclings::net::Shutdown;
+
+    /// The signals that stop the server.
+    const STOP: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+
+    /// Blocks SIGINT and SIGTERM in the calling thread (and so in every
+    /// thread it starts later) and starts a thread that requests `shutdown`
+    /// on the first one and exits the process on the second.
+    pub fn forward_to(shutdown: Shutdown) -> io::Result<()> {
+        let set = stop_set();
+        // Safety: `set` is an initialised sigset; the old mask is not wanted.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        std::thread::Builder::new()
+            .name("signals".to_owned())
+            .spawn(move || {
+                let mut first = true;
+                loop {
+                    let mut signal: libc::c_int = 0;
+                    // Safety: `set` is an initialised sigset and `signal` a
+                    // valid place for the result.
+                    if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+                        continue;
+                    }
+                    let name = if signal == libc::SIGINT {
+                        "SIGINT"
+                    } else {
+                        "SIGTERM"
+                    };
+                    if first {
+                        eprintln!("echo-server: {name}: shutting down (again to exit at once)");
+                        shutdown.request();
+                        first = false;
+                    } else {
+                        eprintln!("echo-server: {name} again: exiting now");
+                        std::process::exit(130);
+                    }
+                }
+            })?;
+        Ok(())
+    }
+
+    fn stop_set() -> libc::sigset_t {
+        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+        // Safety: sigemptyset initialises the set it is given; sigaddset
+        // then only adds valid signal numbers to the initialised set.
+        unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            for signal in STOP {
+                libc::sigaddset(set.as_mut_ptr(), signal);
+            }
+            set.assume_init()
+        }
+    }
+}

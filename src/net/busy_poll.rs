@@ -1,0 +1,93 @@
+//! **Non-blocking IO, busy-polling**: the seed's `s.setblocking(False)`
+//! server. One thread tries `accept` on the listener and `recv` on every
+//! connection, round after round, and never waits for the kernel to say
+//! that anything is ready.
+//!
+//! The article's verdict: "the non-blocking IO model is by no means
+//! recommended ... calling recv() in a loop drives CPU usage way up"
+//! (但是非阻塞IO模型绝不被推荐 ... 循环调用recv()将大幅度推高CPU占用率), and
+//! "recv() here mostly serves to check whether the operation is done; the
+//! operating system offers far more efficient interfaces for that, such as
+//! select()".
+//!
+//! Cost: a whole core, always, even with no client at all: every round
+//! makes one `accept` and one `read` per connection, nearly all of them
+//! answered `EWOULDBLOCK`. The seed slept between rounds, trading latency for
+//! CPU; this loop only calls `yield_now` after a round in which nothing
+//! happened, so that it shares the core with other runnable threads (the
+//! tests), but it stays a busy poll: that is the lesson. The work per round
+//! grows with the number of open connections, ready or not.
+
+use std::io;
+use std::net::TcpListener;
+use std::time::Instant;
+
+use super::conn::{accept, Accepted, Next, Slab, ACCEPT_BATCH};
+use super::{ServerConfig, ServerStats, Shutdown};
+
+/// Serves on the calling thread until `shutdown` is requested.
+pub(crate) fn serve(
+    listener: TcpListener,
+    config: &ServerConfig,
+    shutdown: &Shutdown,
+) -> io::Result<ServerStats> {
+    listener.set_nonblocking(true)?;
+    let mut conns = Slab::default();
+    let mut stats = ServerStats::default();
+    let mut scratch = vec![0; config.read_chunk.max(1)];
+    // Set while `accept` fails for lack of descriptors: no accept until then.
+    let mut accept_paused_until: Option<Instant> = None;
+    while !shutdown.is_requested() {
+        let now = Instant::now();
+        let before = (stats.clone(), conns.len());
+        // `conn, addr = s.accept()`, answered at once, usually EWOULDBLOCK.
+        if !accept_paused_until.is_some_and(|until| now < until) {
+            accept_paused_until = None;
+            for _ in 0..ACCEPT_BATCH {
+                let open = conns.len();
+                match accept(
+                    &listener,
+                    |_| open < config.max_connections,
+                    &mut stats,
+                    now,
+                ) {
+                    Accepted::New(conn) => {
+                        conns.insert(conn);
+                        stats.peak_connections = stats.peak_connections.max(conns.len());
+                    }
+                    Accepted::Refused | Accepted::Failed => {}
+                    Accepted::Empty => break,
+                    Accepted::Pause(pause) => {
+                        accept_paused_until = Some(now + pause);
+                        break;
+                    }
+                }
+            }
+        }
+        // `for conn in conn_l: data = conn.recv(1024)`: try them all.
+        for id in 0..conns.slots() {
+            let Some(conn) = conns.get_mut(id) else {
+                continue;
+            };
+            // Try what the connection could do; the socket says whether it can.
+            let attempt = conn.interest(config);
+            let mut next = conn.on_ready(attempt, &mut scratch, config, &mut stats, now);
+            if next == Next::Keep && conn.is_idle(config, now) {
+                stats.closed_idle += 1;
+                next = Next::Close;
+            }
+            if next == Next::Close {
+                conns.remove(id);
+            }
+        }
+        if (stats.clone(), conns.len()) == before {
+            // Nothing happened: let another thread have the core, then poll
+            // again (the seed slept here instead).
+            std::thread::yield_now();
+        }
+    }
+    for mut conn in conns.drain() {
+        conn.flush_before_close(&mut stats);
+    }
+    Ok(stats)
+}

@@ -1,0 +1,497 @@
+//! The IO-models lab: one echo protocol served by one module per IO model,
+//! from the seed article's blocking thread-per-connection server to a
+//! selector on every core.
+//!
+//! | Model | Module | The article's point |
+//! |---|---|---|
+//! | [`Model::Blocking`] | `blocking` | a thread per connection: simple, but "occupies a lot of system resources" with thousands of clients |
+//! | [`Model::ThreadPool`] | `thread_pool` | a fixed pool: "the pool has an upper limit", the (workers+1)-th client waits |
+//! | [`Model::BusyPoll`] | `busy_poll` | non-blocking sockets polled in a loop: "pushes the CPU usage way up" |
+//! | [`Model::Selector`] | `selector_server` | one thread, an epoll selector and the seed's accept/read callbacks |
+//! | [`Model::SelectorPerCore`] | `selector_per_core` | one selector thread per core |
+//! | [`Model::Select`] | `select_loop` | raw `select(2)`: `FD_SETSIZE` (1024) and an O(n) scan per call |
+//! | [`Model::Poll`] | `poll_loop` | raw `poll(2)`: no descriptor limit, still O(n) per call |
+//!
+//! Every model speaks the same protocol ([`protocol::respond`]: the reply is
+//! the received bytes ASCII-uppercased, as the seed's `data.upper()`, or the
+//! bytes unchanged with [`EchoMode::Exact`]) and has the same limits
+//! ([`ServerConfig`]): at most `max_connections` at once (more are accepted
+//! and closed at once, counted in [`ServerStats::refused`]), at most
+//! `max_buffered` bytes waiting per connection, an idle timeout, a graceful
+//! [`Shutdown`], and a pause instead of a spin when `accept` runs out of
+//! descriptors (`accept_pause`).
+//!
+//! # Examples
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//! use synclings::net::{self, Model, ServerConfig};
+//!
+//! let server = net::start(Model::Blocking, ServerConfig::default())?;
+//! let mut client = TcpStream::connect(server.local_addr())?;
+//! client.write_all(b"hello")?;
+//! let mut reply = [0; 5];
+//! client.read_exact(&mut reply)?;
+//! assert_eq!(&reply, b"HELLO");
+//! drop(client);
+//! let stats = server.shutdown()?;
+//! assert_eq!(stats.accepted, 1);
+//! # std::io::Result::Ok(())
+//! ```
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
+// SeqCst: the flag is set once and read rarely; the wakers' mutex orders
+// everything that matters (see `Shutdown::request`).
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub mod protocol;
+
+mod blocking;
+mod busy_poll;
+mod conn;
+mod poll_loop;
+mod select_loop;
+mod selector_per_core;
+mod selector_server;
+mod thread_pool;
+
+/// What the echo servers send back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EchoMode {
+    /// The received bytes ASCII-uppercased (the seed's `data.upper()`);
+    /// other bytes, UTF-8 included, pass unchanged.
+    #[default]
+    Upper,
+    /// The received bytes unchanged (a byte-exact echo).
+    Exact,
+}
+
+/// The limits and knobs every model honours.
+///
+/// ```
+/// use std::time::Duration;
+/// use synclings::net::ServerConfig;
+///
+/// let config = ServerConfig {
+///     max_connections: 8,
+///     idle_timeout: Some(Duration::from_millis(200)),
+///     ..ServerConfig::default()
+/// };
+/// assert_eq!(config.addr.to_string(), "127.0.0.1:0");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where to listen ([`start`] binds it). Default `127.0.0.1:0`: loopback,
+    /// a port the system picks.
+    pub addr: SocketAddr,
+    /// At most this many connections are served at once (default 1024);
+    /// past it a new connection is accepted and closed at once, and counted
+    /// in [`ServerStats::refused`]: a flood is refused, not a crash.
+    pub max_connections: usize,
+    /// At most this many bytes wait to be written per connection (default
+    /// 64 KiB): while that much waits, the server stops reading from the
+    /// peer, so a peer that never reads cannot make it use unbounded memory.
+    pub max_buffered: usize,
+    /// Close a connection idle (nothing read, nothing written) that long
+    /// (default 60 s; `None`: never). Counted in [`ServerStats::closed_idle`].
+    pub idle_timeout: Option<Duration>,
+    /// Uppercase or byte-exact echo.
+    pub mode: EchoMode,
+    /// Threads of the thread pool, or selector threads of the
+    /// selector-per-core model (default: the available parallelism).
+    pub workers: usize,
+    /// Bytes asked for per read call (default 16 KiB).
+    pub read_chunk: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_connections: 1024,
+            max_buffered: 64 * 1024,
+            idle_timeout: Some(Duration::from_secs(60)),
+            mode: EchoMode::Upper,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            read_chunk: 16 * 1024,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Rejects the settings no model can run with, naming the field.
+    fn validate(&self) -> io::Result<()> {
+        let invalid =
+            |what: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, what.to_owned()));
+        if self.read_chunk == 0 {
+            return invalid("read_chunk must be at least 1 byte");
+        }
+        if self.max_buffered == 0 {
+            return invalid("max_buffered must be at least 1 byte (0 would never read)");
+        }
+        if self.workers == 0 {
+            return invalid("workers must be at least 1");
+        }
+        if self.idle_timeout == Some(Duration::ZERO) {
+            return invalid("idle_timeout must be positive: use None for no timeout");
+        }
+        Ok(())
+    }
+}
+
+/// An IO model: which module serves the connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// A thread per connection, blocking reads and writes.
+    Blocking,
+    /// A fixed pool of threads, each serving one connection at a time.
+    ThreadPool,
+    /// Non-blocking sockets polled in a loop (the article's non-blocking IO).
+    BusyPoll,
+    /// One thread, one epoll selector (the seed's `selectors` server).
+    Selector,
+    /// One selector thread per core.
+    SelectorPerCore,
+    /// A raw `select(2)` loop.
+    Select,
+    /// A raw `poll(2)` loop.
+    Poll,
+}
+
+impl Model {
+    /// Every model, in the article's order.
+    pub const ALL: [Model; 7] = [
+        Model::Blocking,
+        Model::ThreadPool,
+        Model::BusyPoll,
+        Model::Selector,
+        Model::SelectorPerCore,
+        Model::Select,
+        Model::Poll,
+    ];
+
+    /// The command-line name (`"selector-per-core"`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Model::Blocking => "blocking",
+            Model::ThreadPool => "threadpool",
+            Model::BusyPoll => "busypoll",
+            Model::Selector => "selector",
+            Model::SelectorPerCore => "selector-per-core",
+            Model::Select => "select",
+            Model::Poll => "poll",
+        }
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not one of [`Model::ALL`]'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownModel(pub String);
+
+impl fmt::Display for UnknownModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown model {:?}: use one of ", self.0)?;
+        for (i, model) in Model::ALL.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(model.name())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownModel {}
+
+impl FromStr for Model {
+    type Err = UnknownModel;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Model::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| UnknownModel(s.to_owned()))
+    }
+}
+
+/// A waker run by [`Shutdown::request`].
+type Waker = Box<dyn Fn() + Send + Sync>;
+
+/// A graceful-shutdown signal shared by a server and whoever stops it
+/// (a test, `RunningServer::shutdown`, echo-server's Ctrl-C handler).
+///
+/// A server polls [`is_requested`](Self::is_requested) between steps and
+/// registers a waker with [`on_request`](Self::on_request) to interrupt its
+/// blocking wait (write to a wake pipe, `Poller::notify`, ...). Clones share
+/// the same flag.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use synclings::net::Shutdown;
+///
+/// let shutdown = Shutdown::new();
+/// let woken = Arc::new(AtomicUsize::new(0));
+/// let w = woken.clone();
+/// shutdown.on_request(move || { w.fetch_add(1, Ordering::SeqCst); });
+/// shutdown.clone().request();
+/// shutdown.request(); // a second request runs nothing again
+/// assert!(shutdown.is_requested());
+/// assert_eq!(woken.load(Ordering::SeqCst), 1);
+/// ```
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    /// Set once, never cleared.
+    requested: Arc<AtomicBool>,
+    /// The wakers not yet run; emptied (and run) by the first request.
+    wakers: Arc<Mutex<Vec<Waker>>>,
+}
+
+impl Shutdown {
+    /// A signal not yet requested.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True once [`request`](Self::request) was called.
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(SeqCst)
+    }
+
+    /// Requests the shutdown: sets the flag and runs every registered waker,
+    /// once. Later calls do nothing.
+    pub fn request(&self) {
+        let wakers = {
+            let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+            // Under the mutex: `on_request` either sees the flag or has
+            // pushed its waker before we take the list.
+            if self.requested.swap(true, SeqCst) {
+                return;
+            }
+            std::mem::take(&mut *wakers)
+        };
+        for wake in wakers {
+            wake();
+        }
+    }
+
+    /// Registers `waker` to run on the first [`request`](Self::request); runs
+    /// it at once if the shutdown was already requested.
+    pub fn on_request(&self, waker: impl Fn() + Send + Sync + 'static) {
+        {
+            let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+            if !self.requested.load(SeqCst) {
+                wakers.push(Box::new(waker));
+                return;
+            }
+        }
+        waker();
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("requested", &self.is_requested())
+            .finish()
+    }
+}
+
+/// What a server did, returned when it stops.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Connections admitted (served, or queued to be served).
+    pub accepted: u64,
+    /// Connections accepted and closed at once: over `max_connections`, or
+    /// no thread could be started for them.
+    pub refused: u64,
+    /// Connections closed by the idle timeout.
+    pub closed_idle: u64,
+    /// Bytes read from clients.
+    pub bytes_in: u64,
+    /// Bytes written to clients.
+    pub bytes_out: u64,
+    /// The most connections open at once.
+    pub peak_connections: usize,
+}
+
+/// A server running on its own thread, from [`start`].
+///
+/// Dropping it requests the shutdown without waiting; call
+/// [`shutdown`](Self::shutdown) to wait and get the [`ServerStats`].
+pub struct RunningServer {
+    /// The address actually bound (the real port when `addr` had port 0).
+    local_addr: SocketAddr,
+    /// Requested by `shutdown` and by `Drop`.
+    shutdown: Shutdown,
+    /// The server thread; `None` once joined.
+    thread: Option<JoinHandle<io::Result<ServerStats>>>,
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle to request the shutdown from elsewhere.
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Requests the shutdown and waits for the server: every connection is
+    /// closed and the port is free when this returns.
+    pub fn shutdown(mut self) -> io::Result<ServerStats> {
+        self.shutdown.request();
+        let thread = self.thread.take().expect("joined only here");
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the server thread panicked")))
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shutdown.request();
+    }
+}
+
+impl fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("local_addr", &self.local_addr)
+            .field("shutdown", &self.shutdown)
+            .finish()
+    }
+}
+
+/// Binds `config.addr` and runs `model` on a new thread.
+///
+/// Fails if the address cannot be bound or the configuration is invalid
+/// (zero `read_chunk`, `max_buffered` or `workers`, a zero idle timeout).
+pub fn start(model: Model, config: ServerConfig) -> io::Result<RunningServer> {
+    config.validate()?;
+    let listener = TcpListener::bind(config.addr)?;
+    let local_addr = listener.local_addr()?;
+    let shutdown = Shutdown::new();
+    let stop = shutdown.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("echo-{model}"))
+        .spawn(move || serve(model, listener, &config, &stop))?;
+    Ok(RunningServer {
+        local_addr,
+        shutdown,
+        thread: Some(thread),
+    })
+}
+
+/// Runs `model` on the calling thread until `shutdown` is requested
+/// (echo-server wires Ctrl-C/SIGTERM to it), then closes every connection
+/// and returns the statistics.
+pub fn serve(
+    model: Model,
+    listener: TcpListener,
+    config: &ServerConfig,
+    shutdown: &Shutdown,
+) -> io::Result<ServerStats> {
+    config.validate()?;
+    match model {
+        Model::Blocking => blocking::serve(listener, config, shutdown),
+        Model::ThreadPool => thread_pool::serve(listener, config, shutdown),
+        Model::BusyPoll => busy_poll::serve(listener, config, shutdown),
+        Model::Selector => selector_server::serve(listener, config, shutdown),
+        Model::SelectorPerCore => selector_per_core::serve(listener, config, shutdown),
+        Model::Select => select_loop::serve(listener, config, shutdown),
+        Model::Poll => poll_loop::serve(listener, config, shutdown),
+    }
+}
+
+/// How long to stop accepting after running out of descriptors or memory.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// What to do with an accept error: `EMFILE`/`ENFILE`/`ENOBUFS`/`ENOMEM` →
+/// `Some(pause)`: stop accepting for a moment instead of spinning (the
+/// pending connection stays readable on the listener, so retrying at once
+/// would fail again at once); anything else (`ECONNABORTED`, `EINTR`,
+/// `WouldBlock`, a peer that reset before we accepted...) → `None`: go on.
+pub(crate) fn accept_pause(e: &io::Error) -> Option<Duration> {
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => Some(ACCEPT_PAUSE),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_round_trip() {
+        for model in Model::ALL {
+            assert_eq!(model.to_string().parse::<Model>(), Ok(model));
+        }
+        let err = "epoll".parse::<Model>().unwrap_err();
+        assert!(err.to_string().contains("selector-per-core"), "{err}");
+    }
+
+    #[test]
+    fn accept_pause_only_for_exhaustion() {
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            assert!(accept_pause(&io::Error::from_raw_os_error(errno)).is_some());
+        }
+        for errno in [libc::ECONNABORTED, libc::EINTR, libc::EAGAIN, libc::EPROTO] {
+            assert_eq!(accept_pause(&io::Error::from_raw_os_error(errno)), None);
+        }
+        assert_eq!(accept_pause(&io::ErrorKind::WouldBlock.into()), None);
+    }
+
+    #[test]
+    fn shutdown_runs_late_wakers_at_once() {
+        let shutdown = Shutdown::new();
+        shutdown.request();
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        shutdown.on_request(move || r.store(true, SeqCst));
+        assert!(ran.load(SeqCst));
+    }
+
+    #[test]
+    fn invalid_configs_are_rejected() {
+        let bad = [
+            ServerConfig {
+                read_chunk: 0,
+                ..ServerConfig::default()
+            },
+            ServerConfig {
+                max_buffered: 0,
+                ..ServerConfig::default()
+            },
+            ServerConfig {
+                workers: 0,
+                ..ServerConfig::default()
+            },
+            ServerConfig {
+                idle_timeout: Some(Duration::ZERO),
+                ..ServerConfig::default()
+            },
+        ];
+        for config in bad {
+            let err = start(Model::Blocking, config).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        }
+    }
+}

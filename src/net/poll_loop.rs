@@ -1,0 +1,171 @@
+//! **IO multiplexing with raw `poll(2)`**: select's loop with an array of
+//! `pollfd` instead of bit sets.
+//!
+//! The article: "poll passes the kernel an array of pollfd, so it has no
+//! limit on the number of descriptors ... after poll returns, every element
+//! must be checked for its revents" (poll与select不同,通过一个pollfd数组向内核传递需要关注的事件,故没有描述符个数的限制
+//! ... poll返回后,需要对pollfd中的每个元素检查其revents值). So: any descriptor
+//! number works (no `FD_SETSIZE`), but the rest of select's cost remains:
+//!
+//! - the array holds every connection and goes to the kernel on every call
+//!   (rebuilt here each round, since what a connection waits for changes);
+//! - the kernel polls each entry, and after each wake-up the loop scans
+//!   every `revents`: O(n) per wake-up, however few are ready.
+//!
+//! An entry with a negative fd is ignored by the kernel: that is how the
+//! listener leaves the array while `accept` is paused.
+//!
+//! Cost: O(n) per wake-up in user space and in the kernel, and 8 bytes of
+//! `pollfd` per connection copied each way per call.
+
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use super::conn::{accept, earliest, timeout_until, Accepted, Next, Slab, WakePipe, ACCEPT_BATCH};
+use super::{ServerConfig, ServerStats, Shutdown};
+use crate::selector::Interest;
+
+/// What counts as readable / writable in `revents`: a hang-up or an error
+/// is reported to whichever the connection waits for, so that its read or
+/// write sees it.
+const READABLE: libc::c_short = libc::POLLIN | libc::POLLHUP | libc::POLLERR;
+const WRITABLE: libc::c_short = libc::POLLOUT | libc::POLLHUP | libc::POLLERR;
+
+/// Serves on the calling thread until `shutdown` is requested.
+pub(crate) fn serve(
+    listener: TcpListener,
+    config: &ServerConfig,
+    shutdown: &Shutdown,
+) -> io::Result<ServerStats> {
+    listener.set_nonblocking(true)?;
+    let wake = WakePipe::new(shutdown)?;
+    let mut conns = Slab::default();
+    let mut stats = ServerStats::default();
+    let mut scratch = vec![0; config.read_chunk.max(1)];
+    let mut accept_paused_until: Option<Instant> = None;
+    // Reused across rounds: entry 0 is the wake pipe, 1 the listener, then
+    // one per connection, whose slab id is in `owners` at the same index - 2.
+    let mut fds: Vec<libc::pollfd> = Vec::new();
+    let mut owners: Vec<usize> = Vec::new();
+    let result = loop {
+        if shutdown.is_requested() {
+            break Ok(());
+        }
+        fds.clear();
+        owners.clear();
+        fds.push(pollfd(wake.fd(), libc::POLLIN));
+        let listener_fd = match accept_paused_until {
+            None => listener.as_raw_fd(),
+            Some(_) => -1, // ignored by the kernel
+        };
+        fds.push(pollfd(listener_fd, libc::POLLIN));
+        let mut next_idle = None;
+        for (id, conn) in conns.iter() {
+            let interest = conn.interest(config);
+            let mut events = 0;
+            if interest.is_readable() {
+                events |= libc::POLLIN;
+            }
+            if interest.is_writable() {
+                events |= libc::POLLOUT;
+            }
+            fds.push(pollfd(conn.stream().as_raw_fd(), events));
+            owners.push(id);
+            next_idle = earliest(
+                next_idle,
+                config.idle_timeout.map(|t| conn.idle_deadline(t)),
+            );
+        }
+        let timeout = timeout_until(Instant::now(), [next_idle, accept_paused_until]);
+        if let Err(e) = poll(&mut fds, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break Err(e);
+        }
+        let now = Instant::now();
+        if fds[0].revents != 0 {
+            wake.drain();
+        }
+        if accept_paused_until.is_some_and(|until| now >= until) {
+            accept_paused_until = None;
+        } else if fds[1].revents & READABLE != 0 {
+            for _ in 0..ACCEPT_BATCH {
+                let open = conns.len();
+                match accept(
+                    &listener,
+                    |_| open < config.max_connections,
+                    &mut stats,
+                    now,
+                ) {
+                    Accepted::New(conn) => {
+                        conns.insert(conn);
+                        stats.peak_connections = stats.peak_connections.max(conns.len());
+                    }
+                    Accepted::Refused | Accepted::Failed => {}
+                    Accepted::Empty => break,
+                    Accepted::Pause(pause) => {
+                        accept_paused_until = Some(now + pause);
+                        break;
+                    }
+                }
+            }
+        }
+        // The O(n) scan: every revents, however few are set.
+        for (entry, &id) in fds[2..].iter().zip(&owners) {
+            let Some(conn) = conns.get_mut(id) else {
+                continue;
+            };
+            let mut events = Interest::empty();
+            if entry.events & libc::POLLIN != 0 && entry.revents & READABLE != 0 {
+                events |= Interest::READ;
+            }
+            if entry.events & libc::POLLOUT != 0 && entry.revents & WRITABLE != 0 {
+                events |= Interest::WRITE;
+            }
+            let mut next = Next::Keep;
+            if entry.revents & libc::POLLNVAL != 0 {
+                next = Next::Close; // cannot happen: we own the socket
+            } else if !events.is_empty() {
+                next = conn.on_ready(events, &mut scratch, config, &mut stats, now);
+            }
+            if next == Next::Keep && conn.is_idle(config, now) {
+                stats.closed_idle += 1;
+                next = Next::Close;
+            }
+            if next == Next::Close {
+                conns.remove(id);
+            }
+        }
+    };
+    for mut conn in conns.drain() {
+        conn.flush_before_close(&mut stats);
+    }
+    result.map(|()| stats)
+}
+
+fn pollfd(fd: libc::c_int, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// `poll(2)`: fills each entry's `revents`. `None` waits without limit.
+fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+    let timeout_ms = match timeout {
+        None => -1,
+        // Round up: an early wake-up would find nothing due.
+        Some(t) => t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int,
+    };
+    // Safety: `fds` is a live, initialised slice of pollfd and its length is
+    // passed with it; the kernel writes only their `revents`.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
