@@ -25,6 +25,7 @@
 //! | `threading.current_thread().name`, `active_count()`, `local()` | [`thread::current_name`], [`thread::active_count`], `thread_local!` (see [`thread`]) |
 //! | `concurrent.futures.ThreadPoolExecutor` | [`thread::ThreadPool`]: `submit -> TaskHandle`, `map`, `shutdown(wait)` |
 //! | `selectors.DefaultSelector` | [`selector::Selector`]: `register`, `modify`, `unregister`, `select(timeout)`, `get_key`, `close` |
+//! | `multiprocessing`: `Process`, `Pipe`, `Queue`, `JoinableQueue`, `Lock`, `Semaphore`, `Value`, `Array` | [`ipc`] (Linux): real child processes, see its docs |
 //!
 //! The rule of the mapping: Python's name where Rust allows it, `try_*` for
 //! non-blocking calls, `*_timeout(Duration)` for timed calls, RAII guards
@@ -143,6 +144,8 @@
 pub mod barrier;
 pub mod condition;
 pub mod event;
+#[cfg(target_os = "linux")]
+pub mod ipc;
 pub mod lock;
 pub mod net;
 pub mod queue;

@@ -191,3 +191,73 @@ where
     });
     handle
 }
+
+/// One test of a `harness = false` test binary: its name and its body.
+pub type Test = (&'static str, fn());
+
+/// Runs `tests` one after the other (each under `catch_unwind`) and returns
+/// the process's exit code: the test runner of the binaries that cannot use
+/// libtest because their `main` must call
+/// [`ipc::init`](crate::ipc::init) first (their children are re-runs of the
+/// test binary itself).
+///
+/// Prints a line per test with its time, then the closing line
+/// `N passed, N failed` (the format CI reads). Command-line arguments that
+/// do not start with `-` select the tests whose names contain one of them,
+/// like `cargo test NAME`; flags are ignored.
+///
+/// ```no_run
+/// use synclings::testing::{run_tests, Test};
+///
+/// fn adds() {
+///     assert_eq!(1 + 1, 2);
+/// }
+///
+/// const TESTS: &[Test] = &[("adds", adds)];
+///
+/// fn main() -> std::process::ExitCode {
+///     // synclings::ipc::init(ENTRIES) comes first in a binary with children.
+///     run_tests(TESTS)
+/// }
+/// ```
+pub fn run_tests(tests: &[Test]) -> std::process::ExitCode {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let selected: Vec<&Test> = tests
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", selected.len());
+    let started = Instant::now();
+    let (mut passed, mut failed) = (0, Vec::new());
+    for (name, test) in selected {
+        let t0 = Instant::now();
+        let outcome = std::panic::catch_unwind(test);
+        let took = t0.elapsed();
+        match outcome {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} ... ok ({took:.2?})");
+            }
+            Err(_) => {
+                failed.push(*name);
+                println!("test {name} ... FAILED ({took:.2?})");
+            }
+        }
+    }
+    if !failed.is_empty() {
+        println!("\nfailures:");
+        for name in &failed {
+            println!("    {name}");
+        }
+    }
+    println!("\ntook {:.2?}", started.elapsed());
+    println!("{passed} passed, {} failed", failed.len());
+    if failed.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,385 @@
+//! Length-prefixed frames over a byte stream, the encoding of messages, and
+//! the errors of sending and receiving.
+//!
+//! A frame is a 4-byte little-endian length `n` followed by `n` payload
+//! bytes; `n` may be 0 (an empty message is a frame too). What the reader
+//! can meet, and what it reports:
+//!
+//! | on the wire | result |
+//! |---|---|
+//! | end of file before the first header byte | [`RecvError::Closed`]: the peer closed at a boundary |
+//! | end of file inside the header or the payload | [`RecvError::Truncated`] |
+//! | a length over the maximum | [`RecvError::TooLarge`], before anything is allocated |
+//! | a whole frame that does not decode as the asked type | [`RecvError::Decode`] |
+//!
+//! The maximum ([`DEFAULT_MAX_MESSAGE_LEN`] unless configured) is checked on
+//! both sides: a sender refuses an oversized message before writing a byte,
+//! so the stream stays in step; a reader refuses an oversized length before
+//! allocating, and since the stream is then out of step (its payload is
+//! still unread) every later receive reports [`RecvError::Desynchronized`].
+//!
+//! The payload buffer grows as bytes arrive (it is not allocated from the
+//! header's word), so garbage that claims a large but allowed length and then
+//! ends costs only what was really sent.
+//!
+//! Messages are encoded with [postcard](https://docs.rs/postcard): a compact,
+//! documented and stable wire format (1.x), a small crate that is maintained,
+//! which never preallocates from a length it read (it takes bytes from the
+//! frame it was given), and is strict about truncated input. The decoder also
+//! refuses trailing bytes, so two messages can never be read as one.
+
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The default largest message a [`Connection`](super::Connection) or a
+/// [`Queue`](super::Queue) accepts: 64 MiB.
+pub const DEFAULT_MAX_MESSAGE_LEN: usize = 64 << 20;
+
+/// The largest maximum a frame header can express (`u32::MAX` bytes).
+pub const MAX_FRAME_LEN: usize = u32::MAX as usize;
+
+/// Bytes of the length prefix.
+const HEADER_LEN: usize = 4;
+
+/// The most a reader allocates ahead of the bytes it has received.
+const READ_AHEAD: u64 = 1 << 20;
+
+/// Why a message could not be received.
+#[derive(Debug)]
+pub enum RecvError {
+    /// The peer closed its end at a message boundary (Python's `EOFError`):
+    /// nothing more will come.
+    Closed,
+    /// The stream ended inside a message: the peer died or closed while
+    /// sending it. Counts are bytes of the frame, header included.
+    Truncated {
+        /// Bytes the frame should have had.
+        expected: u64,
+        /// Bytes that arrived before the end.
+        received: u64,
+    },
+    /// The announced length is over the receiver's maximum; nothing was
+    /// allocated. Garbage on the wire usually shows up as this.
+    TooLarge {
+        /// The announced length of the message.
+        len: u64,
+        /// The receiver's maximum.
+        max: usize,
+    },
+    /// A whole message arrived but does not decode as the asked type.
+    Decode {
+        /// The type the receiver asked for.
+        type_name: &'static str,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// An earlier [`TooLarge`](RecvError::TooLarge) left the stream inside a
+    /// message: the connection cannot find the next boundary any more.
+    Desynchronized,
+    /// This end cannot receive: it is the writing end of a one-way pipe.
+    WrongDirection,
+    /// The operating system refused the read.
+    Io(io::Error),
+}
+
+/// Why a message could not be sent.
+#[derive(Debug)]
+pub enum SendError {
+    /// The peer has closed its end (`EPIPE`/`ECONNRESET`): nobody will read.
+    Closed,
+    /// The encoded message is over the maximum; nothing was written.
+    TooLarge {
+        /// The encoded length of the message.
+        len: u64,
+        /// The sender's maximum.
+        max: usize,
+    },
+    /// The value could not be encoded (a serde `Serialize` impl failed, or
+    /// it tried to pass a descriptor outside [`Process::spawn`](super::Process::spawn)).
+    Encode {
+        /// The type of the value.
+        type_name: &'static str,
+        /// What the encoder said.
+        reason: String,
+    },
+    /// This end cannot send: it is the reading end of a one-way pipe.
+    WrongDirection,
+    /// The operating system refused the write.
+    Io(io::Error),
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Closed => {
+                write!(f, "the peer closed the connection (at a message boundary)")
+            }
+            RecvError::Truncated { expected, received } => write!(
+                f,
+                "the connection ended inside a message: {received} of {expected} bytes arrived \
+                 (did the sender die mid-message?)"
+            ),
+            RecvError::TooLarge { len, max } => write!(
+                f,
+                "a message of {len} bytes announced, over the maximum of {max} (garbage on the \
+                 wire, or raise the receiver's maximum); nothing was allocated"
+            ),
+            RecvError::Decode { type_name, reason } => {
+                write!(f, "the message does not decode as `{type_name}`: {reason}")
+            }
+            RecvError::Desynchronized => write!(
+                f,
+                "an earlier oversized message left the stream out of step; open a new connection"
+            ),
+            RecvError::WrongDirection => {
+                write!(f, "cannot receive on the writing end of a one-way pipe")
+            }
+            RecvError::Io(e) => write!(f, "receiving failed: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closed => write!(f, "the peer closed the connection: nobody will read"),
+            SendError::TooLarge { len, max } => write!(
+                f,
+                "the message is {len} bytes, over the maximum of {max}; nothing was sent"
+            ),
+            SendError::Encode { type_name, reason } => {
+                write!(f, "a `{type_name}` could not be encoded: {reason}")
+            }
+            SendError::WrongDirection => {
+                write!(f, "cannot send on the reading end of a one-way pipe")
+            }
+            SendError::Io(e) => write!(f, "sending failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecvError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for RecvError {
+    fn from(e: io::Error) -> Self {
+        RecvError::Io(e)
+    }
+}
+
+impl From<io::Error> for SendError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => SendError::Closed,
+            _ => SendError::Io(e),
+        }
+    }
+}
+
+impl From<RecvError> for io::Error {
+    fn from(e: RecvError) -> Self {
+        match e {
+            RecvError::Io(e) => e,
+            RecvError::Closed | RecvError::Truncated { .. } => {
+                io::Error::new(io::ErrorKind::UnexpectedEof, e)
+            }
+            other => io::Error::new(io::ErrorKind::InvalidData, other),
+        }
+    }
+}
+
+impl From<SendError> for io::Error {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Io(e) => e,
+            SendError::Closed => io::Error::new(io::ErrorKind::BrokenPipe, e),
+            other => io::Error::new(io::ErrorKind::InvalidInput, other),
+        }
+    }
+}
+
+/// Encodes `value` as a message payload.
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, SendError> {
+    postcard::to_allocvec(value).map_err(|e| SendError::Encode {
+        type_name: std::any::type_name::<T>(),
+        reason: super::inherit::take_error().unwrap_or_else(|| e.to_string()),
+    })
+}
+
+/// Decodes a whole message payload as a `T`; trailing bytes are an error.
+pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, RecvError> {
+    let error = |reason: String| RecvError::Decode {
+        type_name: std::any::type_name::<T>(),
+        reason,
+    };
+    match postcard::take_from_bytes(payload) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(error(format!(
+            "{} trailing bytes after the value",
+            rest.len()
+        ))),
+        Err(e) => Err(error(
+            super::inherit::take_error().unwrap_or_else(|| e.to_string()),
+        )),
+    }
+}
+
+/// Checks a message length against a maximum.
+pub(crate) fn check_len(len: usize, max: usize) -> Result<(), SendError> {
+    if len > max.min(MAX_FRAME_LEN) {
+        return Err(SendError::TooLarge {
+            len: len as u64,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Writes one frame (header and payload, in as few `writev` calls as the
+/// kernel allows), retrying partial writes and `EINTR`.
+pub(crate) fn write_frame<W: Write>(mut w: W, payload: &[u8], max: usize) -> Result<(), SendError> {
+    check_len(payload.len(), max)?;
+    let header = (payload.len() as u32).to_le_bytes();
+    let total = HEADER_LEN + payload.len();
+    let mut written = 0;
+    while written < total {
+        let result = if written < HEADER_LEN {
+            w.write_vectored(&[IoSlice::new(&header[written..]), IoSlice::new(payload)])
+        } else {
+            w.write(&payload[written - HEADER_LEN..])
+        };
+        match result {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Reads one frame's payload; see the module docs for what each end of
+/// input means.
+pub(crate) fn read_frame<R: Read>(mut r: R, max: usize) -> Result<Vec<u8>, RecvError> {
+    let mut header = [0u8; HEADER_LEN];
+    let got = read_full(&mut r, &mut header)?;
+    if got == 0 {
+        return Err(RecvError::Closed);
+    }
+    if got < HEADER_LEN {
+        return Err(RecvError::Truncated {
+            expected: HEADER_LEN as u64,
+            received: got as u64,
+        });
+    }
+    let len = u64::from(u32::from_le_bytes(header));
+    if len > max as u64 {
+        return Err(RecvError::TooLarge { len, max });
+    }
+    let mut payload = Vec::with_capacity(len.min(READ_AHEAD) as usize);
+    // `read_to_end` retries EINTR and grows the buffer only as bytes arrive.
+    r.take(len).read_to_end(&mut payload)?;
+    if (payload.len() as u64) < len {
+        return Err(RecvError::Truncated {
+            expected: HEADER_LEN as u64 + len,
+            received: (HEADER_LEN + payload.len()) as u64,
+        });
+    }
+    Ok(payload)
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_frame(&mut out, payload, DEFAULT_MAX_MESSAGE_LEN).unwrap();
+        out
+    }
+
+    #[test]
+    fn boundaries_are_kept_empty_frames_too() {
+        let mut wire = framed(b"");
+        wire.extend(framed(b"ab"));
+        wire.extend(framed(b""));
+        let mut r = &wire[..];
+        assert_eq!(read_frame(&mut r, 16).unwrap(), b"");
+        assert_eq!(read_frame(&mut r, 16).unwrap(), b"ab");
+        assert_eq!(read_frame(&mut r, 16).unwrap(), b"");
+        assert!(matches!(read_frame(&mut r, 16), Err(RecvError::Closed)));
+    }
+
+    #[test]
+    fn eof_inside_a_frame_is_truncated_not_closed() {
+        let wire = framed(b"hello");
+        for cut in 1..wire.len() {
+            let err = read_frame(&wire[..cut], 16).unwrap_err();
+            assert!(
+                matches!(err, RecvError::Truncated { .. }),
+                "cut at {cut}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_lengths_are_refused_on_both_sides() {
+        let wire = framed(&[7; 100]);
+        assert!(matches!(
+            read_frame(&wire[..], 99),
+            Err(RecvError::TooLarge { len: 100, max: 99 })
+        ));
+        let mut out = Vec::new();
+        assert!(matches!(
+            write_frame(&mut out, &[7; 100], 99),
+            Err(SendError::TooLarge { .. })
+        ));
+        assert!(out.is_empty(), "nothing is written for a refused message");
+    }
+
+    #[test]
+    fn decode_refuses_trailing_bytes_and_wrong_types() {
+        let bytes = encode(&(1u8, 2u8)).unwrap();
+        assert_eq!(decode::<(u8, u8)>(&bytes).unwrap(), (1, 2));
+        assert!(matches!(
+            decode::<u8>(&bytes),
+            Err(RecvError::Decode { .. })
+        ));
+        assert!(matches!(
+            decode::<String>(&[200, 1]),
+            Err(RecvError::Decode { .. })
+        ));
+    }
+}

@@ -1,0 +1,111 @@
+//! Processes and what they share: Python's `multiprocessing`, with real OS
+//! processes and real descriptors (Linux).
+//!
+//! | Python | synclings |
+//! |---|---|
+//! | `Process(target=f, args=a).start()` | [`Process::spawn("f", &a)`](Process::spawn), `f` listed with [`entry!`] in the table given to [`init`] |
+//! | `join()`, `is_alive()`, `exitcode`, `kill()`, `terminate()` | [`Process::join`], [`is_alive`](Process::is_alive), [`exit_code`](Process::exit_code), [`kill`](Process::kill), [`terminate`](Process::terminate) |
+//! | `Pipe(duplex)` → `send`, `recv`, `send_bytes`, `recv_bytes`, `poll`, `close` | [`pipe()`] → [`Connection`] |
+//! | `Queue(maxsize)` → `put`, `get`, `put_nowait`, `get_nowait`, `close` | [`Queue`]: `put`, `get`, `try_put`, `try_get`, `*_timeout`, `close` |
+//! | `JoinableQueue` → `task_done`, `join` | [`JoinableQueue`] |
+//! | `Lock()`, `Semaphore(n)`, `Value('i', 0)`, `Array('d', n)` | [`Lock`], [`Semaphore`], [`Value<T>`](Value), [`Array<T>`](Array) (in shared memory, robust to a holder's death) |
+//! | `EOFError`, `queue.Full`, `queue.Empty` | [`RecvError::Closed`], [`PutError::Full`], [`GetError::Empty`] |
+//!
+//! # A child process and a pipe (the seed's program 8)
+//!
+//! A child runs a registered function of the *same executable* (Python's
+//! "spawn" start method; `fork` alone is unsafe in a threaded program), so
+//! `main` begins with [`init`]:
+//!
+//! ```
+//! use synclings::ipc::{self, entry, Connection, Entry, Process};
+//!
+//! static ENTRIES: &[Entry] = &[entry!(task)];
+//!
+//! fn task(mut conn: Connection) {
+//!     conn.send("hello world").unwrap();
+//!     conn.close();
+//! }
+//!
+//! fn main() {
+//!     ipc::init(ENTRIES); // in the child: runs `task` and exits
+//!     let (mut parent_conn, child_conn) = ipc::pipe(true).unwrap();
+//!     let mut p = Process::spawn("task", &child_conn).unwrap();
+//!     drop(child_conn);
+//!     let status = p.join().unwrap();
+//!     assert!(status.success(), "{status}");
+//!     println!("{}", parent_conn.recv::<String>().unwrap()); // hello world
+//! }
+//! ```
+//!
+//! # Design
+//!
+//! - [`frame`]: every message is a length-prefixed frame, encoded with serde
+//!   and postcard; lengths over the maximum are refused before allocating;
+//!   end of file at a boundary ([`RecvError::Closed`]) and inside a message
+//!   ([`RecvError::Truncated`]) are different errors.
+//! - [`process`]: children re-execute the current binary; handles inside the
+//!   arguments are passed as inherited descriptors, every other descriptor is
+//!   close-on-exec; a panic's message comes back to the parent; every child
+//!   is reaped.
+//! - [`queue`]: a socket of packets plus locks and counters in shared memory
+//!   that survive the death of a process holding them.
+//! - [`shared`]: `Lock`, `Semaphore`, `Value`, `Array` in shared memory
+//!   (`memfd` + `mmap`), locked by robust process-shared mutexes.
+//!
+//! This module uses `std` and the OS directly, not the [`sync`](crate::sync)
+//! facade: loom cannot model processes. Its tests are `tests/ipc_*.rs`.
+
+pub mod frame;
+mod inherit;
+pub mod pipe;
+pub mod process;
+pub mod queue;
+pub mod shared;
+mod shm;
+
+pub use frame::{RecvError, SendError, DEFAULT_MAX_MESSAGE_LEN};
+pub use pipe::{pipe, Connection};
+pub use process::{init, Entry, ExitStatus, Process, EXIT_BOOT_FAILED, EXIT_PANIC};
+pub use queue::{GetError, JoinableQueue, PutError, Queue, TaskDoneError};
+pub use shared::{Array, ArrayGuard, Lock, LockGuard, Permit, Plain, Semaphore, Value, ValueGuard};
+
+#[doc(inline)]
+pub use crate::ipc_entry as entry;
+
+#[doc(hidden)]
+pub use process::__decode_args;
+
+/// Makes an [`Entry`](crate::ipc::Entry) for a function a child process can
+/// run; list it in the table given to [`init`](crate::ipc::init).
+///
+/// The function takes one argument, any serde type (a tuple for several,
+/// `()` for none), which the parent passes to
+/// [`Process::spawn`](crate::ipc::Process::spawn). `entry!(f)` registers `f`
+/// under its own name; `entry!("name" => path::to::f)` under another.
+///
+/// ```
+/// use synclings::ipc::{entry, Connection, Entry};
+///
+/// fn producer((mut conn, count): (Connection, u32)) {
+///     for n in 0..count {
+///         conn.send(&n).unwrap();
+///     }
+/// }
+/// fn idle(_: ()) {}
+///
+/// static ENTRIES: &[Entry] = &[entry!(producer), entry!("nothing" => idle)];
+/// assert_eq!(ENTRIES[1].name(), "nothing");
+/// ```
+#[macro_export]
+macro_rules! ipc_entry {
+    ($f:ident) => {
+        $crate::ipc_entry!(::core::stringify!($f) => $f)
+    };
+    ($name:expr => $f:path) => {
+        $crate::ipc::Entry::__new($name, |args| {
+            $f($crate::ipc::__decode_args(args)?);
+            ::core::result::Result::Ok(())
+        })
+    };
+}

@@ -1,0 +1,270 @@
+//! `Pipe()` and `Connection`: Python's `multiprocessing.Pipe`, over real
+//! descriptors.
+//!
+//! | Python | synclings |
+//! |---|---|
+//! | `a, b = Pipe()` / `Pipe(duplex=False)` | [`pipe(true)`](pipe) (a `socketpair`) / [`pipe(false)`](pipe) (a `pipe(2)`: reader first, writer second) |
+//! | `conn.send(obj)` / `conn.recv()` | [`Connection::send`] / [`Connection::recv`] (serde, encoded with postcard) |
+//! | `send_bytes(b)` / `recv_bytes()` | [`Connection::send_bytes`] / [`Connection::recv_bytes`] |
+//! | `poll(timeout)` | [`Connection::poll`]: `true` when a message (or the end) is waiting; consumes nothing |
+//! | `close()` | [`Connection::close`] (or drop) |
+//! | `readable` / `writable` | [`Connection::readable`] / [`Connection::writable`] |
+//! | `EOFError` | [`RecvError::Closed`] (and [`RecvError::Truncated`] when the end falls inside a message) |
+//!
+//! Every message is one frame (see the [`frame`](mod@super::frame) module): boundaries are
+//! kept, empty messages included, and a message is never merged with or split
+//! into others. A `Connection` is passed to a child process as an argument
+//! of [`Process::spawn`](super::Process::spawn).
+//!
+//! Writing to a pipe whose reader is gone raises `SIGPIPE`, which Rust
+//! programs (like Python) ignore by default: the send then fails with
+//! [`SendError::Closed`].
+//!
+//! # Example
+//!
+//! ```
+//! use synclings::ipc::{pipe, RecvError};
+//!
+//! let (mut a, mut b) = pipe(true).unwrap();
+//! a.send(&("hello", 42u32)).unwrap();
+//! a.send_bytes(b"").unwrap();
+//! assert_eq!(b.recv::<(String, u32)>().unwrap(), ("hello".to_string(), 42));
+//! assert!(b.poll(None).unwrap());
+//! assert_eq!(b.recv_bytes().unwrap(), b"");
+//! drop(a);
+//! assert!(matches!(b.recv_bytes(), Err(RecvError::Closed)));
+//! ```
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::frame::{self, RecvError, SendError, DEFAULT_MAX_MESSAGE_LEN};
+use super::inherit;
+
+/// Creates a pair of connected [`Connection`]s, like Python's
+/// `multiprocessing.Pipe(duplex)`.
+///
+/// - `duplex = true`: both ends send and receive (a Unix `socketpair`).
+/// - `duplex = false`: the first end only receives, the second only sends
+///   (a `pipe(2)`), as in Python.
+///
+/// Both descriptors are close-on-exec: a child gets one only when it is
+/// passed to [`Process::spawn`](super::Process::spawn).
+pub fn pipe(duplex: bool) -> io::Result<(Connection, Connection)> {
+    if duplex {
+        let (a, b) = UnixStream::pair()?;
+        return Ok((Connection::from(a), Connection::from(b)));
+    }
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded: both numbers are fresh descriptors we own.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((
+        Connection::new(reader, true, false),
+        Connection::new(writer, false, true),
+    ))
+}
+
+/// One end of a [`pipe`]: sends and receives whole messages.
+///
+/// `send`/`recv` take `&mut self`, so one end cannot be used by two threads
+/// at once (their frames would interleave); use one end per thread, or
+/// [`try_clone`](Connection::try_clone) and keep to one sender and one
+/// receiver.
+#[derive(Serialize, Deserialize)]
+pub struct Connection {
+    #[serde(with = "inherit::fd")]
+    file: File,
+    readable: bool,
+    writable: bool,
+    max_message_len: usize,
+    /// Set by a `TooLarge`: the stream is inside a message we did not read.
+    #[serde(skip)]
+    desynchronized: bool,
+}
+
+impl Connection {
+    fn new(fd: OwnedFd, readable: bool, writable: bool) -> Self {
+        Connection {
+            file: File::from(fd),
+            readable,
+            writable,
+            max_message_len: DEFAULT_MAX_MESSAGE_LEN,
+            desynchronized: false,
+        }
+    }
+
+    /// Sends `value`, encoded, as one message. Blocks while the pipe is full.
+    pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SendError> {
+        if !self.writable {
+            return Err(SendError::WrongDirection);
+        }
+        let payload = frame::encode(value)?;
+        frame::write_frame(&self.file, &payload, self.max_message_len)
+    }
+
+    /// Receives one message and decodes it as a `T`. Blocks until a whole
+    /// message has arrived or the peer has closed.
+    pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T, RecvError> {
+        let payload = self.recv_bytes()?;
+        frame::decode(&payload)
+    }
+
+    /// Sends `bytes` as one message (Python's `send_bytes`); `recv` on the
+    /// other end decodes them as the sender's encoding, `recv_bytes` returns
+    /// them as they are.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        if !self.writable {
+            return Err(SendError::WrongDirection);
+        }
+        frame::write_frame(&self.file, bytes, self.max_message_len)
+    }
+
+    /// Receives one message's bytes (Python's `recv_bytes`).
+    pub fn recv_bytes(&mut self) -> Result<Vec<u8>, RecvError> {
+        if !self.readable {
+            return Err(RecvError::WrongDirection);
+        }
+        if self.desynchronized {
+            return Err(RecvError::Desynchronized);
+        }
+        let result = frame::read_frame(&self.file, self.max_message_len);
+        if let Err(RecvError::TooLarge { .. }) = result {
+            self.desynchronized = true;
+        }
+        result
+    }
+
+    /// True if a message (or the end of the stream) is waiting, so that
+    /// `recv` would not block on its first byte; waits up to `timeout`
+    /// (`None`: forever, `Some(ZERO)`: just checks). Consumes nothing.
+    ///
+    /// An error of kind `InvalidInput` on the writing end of a one-way pipe.
+    pub fn poll(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        if !self.readable {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot poll the writing end of a one-way pipe",
+            ));
+        }
+        wait_fd(
+            self.file.as_fd(),
+            libc::POLLIN,
+            timeout.map(|t| Instant::now() + t),
+        )
+    }
+
+    /// Closes this end (the same as dropping it). The peer's `recv` then
+    /// reports [`RecvError::Closed`] once it has read what was sent.
+    pub fn close(self) {}
+
+    /// True if this end can receive (Python's `readable`).
+    pub fn readable(&self) -> bool {
+        self.readable
+    }
+
+    /// True if this end can send (Python's `writable`).
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The largest message this end sends or accepts, in bytes.
+    pub fn max_message_len(&self) -> usize {
+        self.max_message_len
+    }
+
+    /// Sets the largest message this end sends or accepts (at most
+    /// [`MAX_FRAME_LEN`](super::frame::MAX_FRAME_LEN)). A longer incoming
+    /// message is refused before anything is allocated for it.
+    pub fn set_max_message_len(&mut self, max: usize) {
+        self.max_message_len = max.min(frame::MAX_FRAME_LEN);
+    }
+
+    /// A second handle on the same end (a `dup` of the descriptor).
+    pub fn try_clone(&self) -> io::Result<Connection> {
+        Ok(Connection {
+            file: self.file.try_clone()?,
+            readable: self.readable,
+            writable: self.writable,
+            max_message_len: self.max_message_len,
+            desynchronized: self.desynchronized,
+        })
+    }
+}
+
+/// A duplex connection over an existing Unix stream socket (for example one
+/// end of `UnixStream::pair()`, whose other end a test writes raw bytes to).
+impl From<UnixStream> for Connection {
+    fn from(stream: UnixStream) -> Self {
+        Connection::new(OwnedFd::from(stream), true, true)
+    }
+}
+
+impl AsFd for Connection {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("fd", &self.file.as_raw_fd())
+            .field("readable", &self.readable)
+            .field("writable", &self.writable)
+            .field("max_message_len", &self.max_message_len)
+            .finish()
+    }
+}
+
+/// Waits until `fd` reports one of `events` (or an error/hang-up, which
+/// also makes the next call return at once), or the deadline passes.
+/// Retries `EINTR` with the time that is left.
+pub(crate) fn wait_fd(
+    fd: BorrowedFd<'_>,
+    events: libc::c_short,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
+    loop {
+        let timeout_ms: libc::c_int = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Round up, so that a wait never ends before its deadline.
+                left.as_nanos()
+                    .div_ceil(1_000_000)
+                    .min(libc::c_int::MAX as u128) as libc::c_int
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, and its count is 1.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if n > 0 {
+            return Ok(true);
+        }
+        if n == 0 {
+            if deadline.is_some_and(|d| Instant::now() < d) {
+                continue;
+            }
+            return Ok(false);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
