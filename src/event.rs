@@ -43,7 +43,7 @@ use crate::sync::atomic::AtomicBool;
 // wrote before `set`. Relaxed: reads made with the mutex held (the mutex
 // already orders them).
 use crate::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use crate::sync::{Condvar, Duration, Instant, Mutex};
+use crate::sync::{Backoff, Condvar, Duration, Instant, Mutex, PARK_PATIENCE};
 
 /// A flag threads can wait on: Python's `threading.Event`.
 ///
@@ -141,6 +141,20 @@ impl Event {
         }
         // Computed once; `None` (no timeout, or overflow) waits forever.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+
+        // Spin, then yield, before parking: a set often comes sooner than the
+        // ~25 µs a cross-core wake-up costs. Until it registers below, this
+        // waiter is simply one that has not started waiting yet (as a Python
+        // thread that has not yet taken the condition's lock). Not under loom:
+        // the spin reads only the flag, and a yield in every model would hide
+        // the interleavings where the timeout wins.
+        let mut backoff = Backoff::with_patience(PARK_PATIENCE);
+        while cfg!(not(loom)) && !backoff.is_completed() {
+            backoff.snooze();
+            if self.flag.load(Acquire) {
+                return true;
+            }
+        }
 
         let mut state = self.state.lock();
         if self.flag.load(Relaxed) {

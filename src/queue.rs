@@ -128,13 +128,9 @@ use crate::sync::atomic::{AtomicU64, AtomicUsize};
 // lock) that orders the registration before the read; for first reads that a
 // CAS validates. Acquire for a `done` snapshot: see `unfinished`.
 use crate::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use crate::sync::{Backoff, CachePadded, Condvar, Duration, Instant, Mutex, MutexGuard};
-
-/// Yields a blocked call makes, after spinning, before it parks: about the
-/// cost of waking a thread on another core (tens of microseconds, at a
-/// fraction of a microsecond per yield). Parking sooner makes a hand-over
-/// between two cores cascade into a wake-up per item.
-const PARK_PATIENCE: u32 = 100;
+use crate::sync::{
+    Backoff, CachePadded, Condvar, Duration, Instant, Mutex, MutexGuard, PARK_PATIENCE,
+};
 
 /// The largest bound kept in a lock-free ring (allocated up front); a larger
 /// bound uses the mutex storage, which allocates as it grows.
