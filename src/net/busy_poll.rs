@@ -41,7 +41,7 @@ pub(crate) fn serve(
         let now = Instant::now();
         let before = (stats.clone(), conns.len());
         // `conn, addr = s.accept()`, answered at once, usually EWOULDBLOCK.
-        if !accept_paused_until.is_some_and(|until| now < until) {
+        if accept_paused_until.is_none_or(|until| now >= until) {
             accept_paused_until = None;
             for _ in 0..ACCEPT_BATCH {
                 let open = conns.len();
