@@ -20,6 +20,9 @@
 //! the load stops after warm-up + duration. Loopback addresses only.
 //! Exits 0 when every request succeeded.
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -70,17 +73,9 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1)) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("echo-bench: error: {message}");
-            eprintln!("run `echo-bench --help` for the options");
-            return ExitCode::from(2);
-        }
+    let options = match cli::options("echo-bench", USAGE, parse(std::env::args().skip(1))) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     raise_descriptor_limit();
     let summary = run(&options);
@@ -600,19 +595,9 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         json: false,
     };
     let mut args = args;
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} expects a value"))
-        };
+    // `--flag=value` or `--flag value`.
+    while let Some((flag, inline)) = cli::next_flag(&mut args) {
+        let mut value = || cli::value(&flag, &inline, &mut args, "a value");
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
             "--addr" => {
@@ -629,7 +614,12 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--warmup" => options.warmup = seconds(&flag, &value()?, true)?,
             "--exact" => options.mode = EchoMode::Exact,
             "--json" => options.json = true,
-            _ => return Err(format!("unknown option {arg:?}")),
+            _ => {
+                return Err(format!(
+                    "unknown option {:?}",
+                    cli::as_given(&flag, &inline)
+                ))
+            }
         }
     }
     if !options.addr.ip().is_loopback() {

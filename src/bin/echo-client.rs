@@ -13,6 +13,9 @@
 //! Unlike the seed's single `recv(1024)`, it reads the whole reply: the
 //! protocol's reply has exactly the length of the request.
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
@@ -28,17 +31,10 @@ Sends each line of input to an echo server and prints the reply.
 ";
 
 fn main() -> ExitCode {
-    let (addr, timeout) = match parse(std::env::args().skip(1)) {
-        Ok(Some(parsed)) => parsed,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("echo-client: error: {message}");
-            eprintln!("run `echo-client --help` for the options");
-            return ExitCode::from(2);
-        }
+    let (addr, timeout) = match cli::options("echo-client", USAGE, parse(std::env::args().skip(1)))
+    {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     match run(addr, timeout) {
         Ok(()) => ExitCode::SUCCESS,
@@ -103,19 +99,9 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<(SocketAddr, Durat
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 8080));
     let mut timeout = Duration::from_secs(10);
     let mut args = args;
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} expects a value"))
-        };
+    // `--flag=value` or `--flag value`.
+    while let Some((flag, inline)) = cli::next_flag(&mut args) {
+        let mut value = || cli::value(&flag, &inline, &mut args, "a value");
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
             "--addr" => {
@@ -135,7 +121,12 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<(SocketAddr, Durat
                     })?;
                 timeout = Duration::from_secs_f64(secs);
             }
-            _ => return Err(format!("unknown option {arg:?}")),
+            _ => {
+                return Err(format!(
+                    "unknown option {:?}",
+                    cli::as_given(&flag, &inline)
+                ))
+            }
         }
     }
     Ok(Some((addr, timeout)))

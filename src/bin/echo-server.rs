@@ -10,6 +10,9 @@
 //! serves until Ctrl-C or SIGTERM, then shuts down gracefully, prints the
 //! statistics and exits 0. A second Ctrl-C exits at once.
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -42,17 +45,9 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1)) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("echo-server: error: {message}");
-            eprintln!("run `echo-server --help` for the options");
-            return ExitCode::from(2);
-        }
+    let options = match cli::options("echo-server", USAGE, parse(std::env::args().skip(1))) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     match run(options) {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,20 +107,9 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         ..ServerConfig::default()
     };
     let mut args = args.peekable();
-    while let Some(arg) = args.next() {
-        // `--flag=value` or `--flag value`.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = |what: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} expects {what}"))
-        };
+    // `--flag=value` or `--flag value`.
+    while let Some((flag, inline)) = cli::next_flag(&mut args) {
+        let mut value = |what: &str| cli::value(&flag, &inline, &mut args, what);
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
             "--model" => {
@@ -162,7 +146,12 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
                 }
                 config.mode = EchoMode::Exact;
             }
-            _ => return Err(format!("unknown option {arg:?}")),
+            _ => {
+                return Err(format!(
+                    "unknown option {:?}",
+                    cli::as_given(&flag, &inline)
+                ))
+            }
         }
     }
     Ok(Some(Options { model, config }))
