@@ -22,7 +22,7 @@ use std::io;
 use std::net::TcpListener;
 use std::time::Instant;
 
-use super::conn::{accept, Accepted, Next, Slab, ACCEPT_BATCH};
+use super::conn::Slab;
 use super::{ServerConfig, ServerStats, Shutdown};
 
 /// Serves on the calling thread until `shutdown` is requested.
@@ -42,27 +42,7 @@ pub(crate) fn serve(
         let before = (stats.clone(), conns.len());
         // `conn, addr = s.accept()`, answered at once, usually EWOULDBLOCK.
         if accept_paused_until.is_none_or(|until| now >= until) {
-            accept_paused_until = None;
-            for _ in 0..ACCEPT_BATCH {
-                let open = conns.len();
-                match accept(
-                    &listener,
-                    |_| open < config.max_connections,
-                    &mut stats,
-                    now,
-                ) {
-                    Accepted::New(conn) => {
-                        conns.insert(conn);
-                        stats.peak_connections = stats.peak_connections.max(conns.len());
-                    }
-                    Accepted::Refused | Accepted::Failed => {}
-                    Accepted::Empty => break,
-                    Accepted::Pause(pause) => {
-                        accept_paused_until = Some(now + pause);
-                        break;
-                    }
-                }
-            }
+            accept_paused_until = conns.accept_batch(&listener, config, &mut stats, now, |_| true);
         }
         // `for conn in conn_l: data = conn.recv(1024)`: try them all.
         for id in 0..conns.slots() {
@@ -71,14 +51,8 @@ pub(crate) fn serve(
             };
             // Try what the connection could do; the socket says whether it can.
             let attempt = conn.interest(config);
-            let mut next = conn.on_ready(attempt, &mut scratch, config, &mut stats, now);
-            if next == Next::Keep && conn.is_idle(config, now) {
-                stats.closed_idle += 1;
-                next = Next::Close;
-            }
-            if next == Next::Close {
-                conns.remove(id);
-            }
+            let next = conn.on_ready(attempt, &mut scratch, config, &mut stats, now);
+            conns.end_turn(id, next, config, &mut stats, now);
         }
         if (stats.clone(), conns.len()) == before {
             // Nothing happened: let another thread have the core, then poll
@@ -86,8 +60,6 @@ pub(crate) fn serve(
             std::thread::yield_now();
         }
     }
-    for mut conn in conns.drain() {
-        conn.flush_before_close(&mut stats);
-    }
+    conns.close_all(&mut stats);
     Ok(stats)
 }

@@ -416,6 +416,61 @@ impl Slab {
         self.slots.len()
     }
 
+    /// Accepts up to [`ACCEPT_BATCH`] connections into the slab, for the
+    /// loops that keep their connections here rather than in a selector. A
+    /// new connection is served if `admit(&stream)` and the slab is below
+    /// `config.max_connections`. Returns when to try again if the server ran
+    /// out of descriptors (stop accepting until then: no busy loop).
+    pub(crate) fn accept_batch(
+        &mut self,
+        listener: &TcpListener,
+        config: &ServerConfig,
+        stats: &mut ServerStats,
+        now: Instant,
+        mut admit: impl FnMut(&TcpStream) -> bool,
+    ) -> Option<Instant> {
+        for _ in 0..ACCEPT_BATCH {
+            let open = self.len();
+            let admit = |stream: &TcpStream| admit(stream) && open < config.max_connections;
+            match accept(listener, admit, stats, now) {
+                Accepted::New(conn) => {
+                    self.insert(conn);
+                    stats.peak_connections = stats.peak_connections.max(self.len());
+                }
+                Accepted::Refused | Accepted::Failed => {}
+                Accepted::Empty => break,
+                Accepted::Pause(pause) => return Some(now + pause),
+            }
+        }
+        None
+    }
+
+    /// Ends connection `id`'s turn: closes it when `next` says so, or when
+    /// it has been idle for `config.idle_timeout` (counted in `closed_idle`).
+    pub(crate) fn end_turn(
+        &mut self,
+        id: usize,
+        mut next: Next,
+        config: &ServerConfig,
+        stats: &mut ServerStats,
+        now: Instant,
+    ) {
+        if next == Next::Keep && self.get(id).is_some_and(|conn| conn.is_idle(config, now)) {
+            stats.closed_idle += 1;
+            next = Next::Close;
+        }
+        if next == Next::Close {
+            self.remove(id);
+        }
+    }
+
+    /// At shutdown: one last write of what is pending, then close them all.
+    pub(crate) fn close_all(&mut self, stats: &mut ServerStats) {
+        for mut conn in self.drain() {
+            conn.flush_before_close(stats);
+        }
+    }
+
     /// The open connections with their ids.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &Conn)> {
         self.slots

@@ -23,7 +23,7 @@ use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::conn::{accept, earliest, timeout_until, Accepted, Next, Slab, WakePipe, ACCEPT_BATCH};
+use super::conn::{earliest, timeout_until, Next, Slab, WakePipe};
 use super::{ServerConfig, ServerStats, Shutdown};
 use crate::selector::Interest;
 
@@ -92,26 +92,7 @@ pub(crate) fn serve(
         if accept_paused_until.is_some_and(|until| now >= until) {
             accept_paused_until = None;
         } else if fds[1].revents & READABLE != 0 {
-            for _ in 0..ACCEPT_BATCH {
-                let open = conns.len();
-                match accept(
-                    &listener,
-                    |_| open < config.max_connections,
-                    &mut stats,
-                    now,
-                ) {
-                    Accepted::New(conn) => {
-                        conns.insert(conn);
-                        stats.peak_connections = stats.peak_connections.max(conns.len());
-                    }
-                    Accepted::Refused | Accepted::Failed => {}
-                    Accepted::Empty => break,
-                    Accepted::Pause(pause) => {
-                        accept_paused_until = Some(now + pause);
-                        break;
-                    }
-                }
-            }
+            accept_paused_until = conns.accept_batch(&listener, config, &mut stats, now, |_| true);
         }
         // The O(n) scan: every revents, however few are set.
         for (entry, &id) in fds[2..].iter().zip(&owners) {
@@ -131,18 +112,10 @@ pub(crate) fn serve(
             } else if !events.is_empty() {
                 next = conn.on_ready(events, &mut scratch, config, &mut stats, now);
             }
-            if next == Next::Keep && conn.is_idle(config, now) {
-                stats.closed_idle += 1;
-                next = Next::Close;
-            }
-            if next == Next::Close {
-                conns.remove(id);
-            }
+            conns.end_turn(id, next, config, &mut stats, now);
         }
     };
-    for mut conn in conns.drain() {
-        conn.flush_before_close(&mut stats);
-    }
+    conns.close_all(&mut stats);
     result.map(|()| stats)
 }
 

@@ -27,7 +27,7 @@ use std::net::TcpListener;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use super::conn::{accept, earliest, timeout_until, Accepted, Next, Slab, WakePipe, ACCEPT_BATCH};
+use super::conn::{earliest, timeout_until, Next, Slab, WakePipe};
 use super::{ServerConfig, ServerStats, Shutdown};
 use crate::selector::Interest;
 
@@ -94,35 +94,21 @@ pub(crate) fn serve(
         if accept_paused_until.is_some_and(|until| now >= until) {
             accept_paused_until = None;
         } else if accept_paused_until.is_none() && read.contains(listener_fd) {
-            for _ in 0..ACCEPT_BATCH {
-                let open = conns.len();
-                let admit = |stream: &std::net::TcpStream| {
-                    let fd = stream.as_raw_fd();
-                    if !fits(fd) {
-                        if !warned {
-                            warned = true;
-                            eprintln!(
-                                "echo-server (select): refusing a connection on fd {fd}: select(2) can only watch fds below FD_SETSIZE ({}); the poll and selector models have no such limit",
-                                libc::FD_SETSIZE
-                            );
-                        }
-                        return false;
+            let admit = |stream: &std::net::TcpStream| {
+                let fd = stream.as_raw_fd();
+                if !fits(fd) {
+                    if !warned {
+                        warned = true;
+                        eprintln!(
+                            "echo-server (select): refusing a connection on fd {fd}: select(2) can only watch fds below FD_SETSIZE ({}); the poll and selector models have no such limit",
+                            libc::FD_SETSIZE
+                        );
                     }
-                    open < config.max_connections
-                };
-                match accept(&listener, admit, &mut stats, now) {
-                    Accepted::New(conn) => {
-                        conns.insert(conn);
-                        stats.peak_connections = stats.peak_connections.max(conns.len());
-                    }
-                    Accepted::Refused | Accepted::Failed => {}
-                    Accepted::Empty => break,
-                    Accepted::Pause(pause) => {
-                        accept_paused_until = Some(now + pause);
-                        break;
-                    }
+                    return false;
                 }
-            }
+                true
+            };
+            accept_paused_until = conns.accept_batch(&listener, config, &mut stats, now, admit);
         }
         // (2) The O(n) scan: ask every connection whether its bit is set.
         for id in 0..conns.slots() {
@@ -141,18 +127,10 @@ pub(crate) fn serve(
             if !events.is_empty() {
                 next = conn.on_ready(events, &mut scratch, config, &mut stats, now);
             }
-            if next == Next::Keep && conn.is_idle(config, now) {
-                stats.closed_idle += 1;
-                next = Next::Close;
-            }
-            if next == Next::Close {
-                conns.remove(id);
-            }
+            conns.end_turn(id, next, config, &mut stats, now);
         }
     };
-    for mut conn in conns.drain() {
-        conn.flush_before_close(&mut stats);
-    }
+    conns.close_all(&mut stats);
     result.map(|()| stats)
 }
 
