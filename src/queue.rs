@@ -55,6 +55,12 @@
 //!   putter, the `task_done` that brings `unfinished_tasks` to zero every
 //!   joiner, and a shutdown everyone; each notification is skipped when the
 //!   count (read without the lock) is zero, and done under the lock otherwise.
+//!   A waker that notifies one getter (or putter) takes it off the count at
+//!   once, and the woken thread registers again only if it must sleep again:
+//!   so while a woken thread is on its way back to a CPU, the puts and gets
+//!   that follow do not take the lock to notify it over and over (as
+//!   crossbeam's waker lists do; the old "sleeper unregisters itself" rule
+//!   cost mpmc at capacity 1 most of its throughput).
 //! - **No lost wake-up**: a sleeper *registers, then re-checks*; a waker
 //!   *changes the storage, then reads the count*. The two middle steps are
 //!   ordered, so one side sees the other. In the ring both are
@@ -369,7 +375,11 @@ impl Wait {
     }
 
     /// Sleeps on `cv`; returns the guard and whether the deadline passed.
-    fn on<'a>(self, cv: &Condvar, guard: MutexGuard<'a, ()>) -> (MutexGuard<'a, ()>, bool) {
+    fn on<'a>(
+        self,
+        cv: &Condvar,
+        guard: MutexGuard<'a, Wakeups>,
+    ) -> (MutexGuard<'a, Wakeups>, bool) {
         match self {
             Wait::No => (guard, true),
             Wait::Forever => (cv.wait(guard), false),
@@ -381,12 +391,29 @@ impl Wait {
 /// The threads registered to sleep (each count changes only under the
 /// engine's lock; wakers read them without it).
 struct Sleepers {
-    /// Getters asleep on `not_empty` (or woken, not yet unregistered).
+    /// Getters registered on `not_empty` and not yet notified: a waker that
+    /// notifies one takes it off this count (into [`Wakeups::getters`]), so
+    /// the puts that follow skip the lock until a getter registers again.
     getters: AtomicUsize,
-    /// Putters asleep on `not_full` (or woken, not yet unregistered).
+    /// Putters registered on `not_full` and not yet notified (as `getters`).
     putters: AtomicUsize,
     /// Joiners asleep on `all_tasks_done` (or woken, not yet unregistered).
     joiners: AtomicUsize,
+}
+
+/// Notifications sent and not yet accounted for by a woken sleeper (under
+/// the engine's lock). A sleeper that wakes takes one of these if there is
+/// one, else it takes itself off its `Sleepers` count (it timed out, or woke
+/// spuriously). Which sleeper takes which notification does not matter: each
+/// wake-up accounts for one unit of `registered + notified`, and no more
+/// notifications are outstanding than sleepers are awake, so while a
+/// sleeper sleeps un-notified its `Sleepers` count is at least 1.
+#[derive(Default)]
+struct Wakeups {
+    /// `not_empty` notifications not yet accounted for.
+    getters: usize,
+    /// `not_full` notifications not yet accounted for.
+    putters: usize,
 }
 
 /// The engine shared by the three flavours.
@@ -402,7 +429,7 @@ struct Engine<S> {
     /// Held by a sleeper from registering until it sleeps, by a waker to
     /// notify, by a shutdown throughout, and by whoever waits for another
     /// thread's half-done operation (one at a time).
-    lock: Mutex<()>,
+    lock: Mutex<Wakeups>,
     /// Getters wait here for an item (or the shutdown).
     not_empty: Condvar,
     /// Putters wait here for room (or the shutdown).
@@ -423,7 +450,7 @@ impl<S: Storage> Engine<S> {
                 joiners: AtomicUsize::new(0),
             }),
             done: CachePadded::new(AtomicU64::new(0)),
-            lock: Mutex::new(()),
+            lock: Mutex::new(Wakeups::default()),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
             all_tasks_done: Condvar::new(),
@@ -451,11 +478,12 @@ impl<S: Storage> Engine<S> {
             }
             backoff.snooze();
         }
-        // Register, then loop "re-check, sleep" (a `try_put` only re-checks).
+        // Loop "register, re-check, sleep, account for the wake-up" (a
+        // `try_put` only re-checks).
         let mut guard = self.lock.lock();
-        self.sleepers.putters.fetch_add(1, Relaxed);
         let mut out_of_time = matches!(wait, Wait::No);
         let result = loop {
+            self.sleepers.putters.fetch_add(1, Relaxed);
             self.storage.sync_with_pops();
             match self.push_settled(&guard, item) {
                 Ok(()) => break Ok(()),
@@ -467,8 +495,11 @@ impl<S: Storage> Engine<S> {
             }
             let (woken, timed_out) = wait.on(&self.not_full, guard);
             guard = woken;
+            Self::account(&mut guard.putters, &self.sleepers.putters);
             out_of_time = timed_out;
         };
+        // Every exit is between registering and sleeping: nobody notified
+        // this registration (a waker needs the lock we hold).
         self.sleepers.putters.fetch_sub(1, Relaxed);
         drop(guard);
         if result.is_ok() {
@@ -495,11 +526,12 @@ impl<S: Storage> Engine<S> {
             }
             backoff.snooze();
         }
-        // Register, then loop "re-check, sleep" (a `try_get` only re-checks).
+        // Loop "register, re-check, sleep, account for the wake-up" (a
+        // `try_get` only re-checks).
         let mut guard = self.lock.lock();
-        self.sleepers.getters.fetch_add(1, Relaxed);
         let mut out_of_time = matches!(wait, Wait::No);
         let result = loop {
+            self.sleepers.getters.fetch_add(1, Relaxed);
             self.storage.sync_with_pushes();
             match self.pop_settled(&guard) {
                 Ok(item) => break Ok(item),
@@ -509,8 +541,10 @@ impl<S: Storage> Engine<S> {
             }
             let (woken, timed_out) = wait.on(&self.not_empty, guard);
             guard = woken;
+            Self::account(&mut guard.getters, &self.sleepers.getters);
             out_of_time = timed_out;
         };
+        // As in `put`: registered, never notified.
         self.sleepers.getters.fetch_sub(1, Relaxed);
         drop(guard);
         if result.is_ok() {
@@ -524,7 +558,7 @@ impl<S: Storage> Engine<S> {
     /// that at most one thread at a time waits for another's progress.
     fn push_settled(
         &self,
-        _locked: &MutexGuard<'_, ()>,
+        _locked: &MutexGuard<'_, Wakeups>,
         mut item: S::Item,
     ) -> Result<(), Refused<S::Item>> {
         let mut backoff = Backoff::new();
@@ -539,7 +573,7 @@ impl<S: Storage> Engine<S> {
 
     /// `try_pop`, waiting out another thread that is half-way through the
     /// slot (never `Busy`). Only with the lock held, as `push_settled`.
-    fn pop_settled(&self, _locked: &MutexGuard<'_, ()>) -> Result<S::Item, Missing> {
+    fn pop_settled(&self, _locked: &MutexGuard<'_, Wakeups>) -> Result<S::Item, Missing> {
         let mut backoff = Backoff::new();
         loop {
             match self.storage.try_pop() {
@@ -550,24 +584,58 @@ impl<S: Storage> Engine<S> {
         }
     }
 
-    /// After a push: wakes one sleeping getter, if any.
+    /// After a push: wakes one sleeping getter, if any is not yet notified.
     #[inline]
     fn wake_getter(&self) {
         // Relaxed: the push's claim (an AcqRel RMW, or the storage's lock)
         // ordered any registered getter's registration before this read.
         if self.sleepers.getters.load(Relaxed) > 0 {
-            let _guard = self.lock.lock();
-            self.not_empty.notify_one();
+            let mut guard = self.lock.lock();
+            if Self::notify(&mut guard.getters, &self.sleepers.getters) {
+                self.not_empty.notify_one();
+            }
         }
     }
 
-    /// After a pop: wakes one sleeping putter, if any.
+    /// After a pop: wakes one sleeping putter, if any is not yet notified.
     #[inline]
     fn wake_putter(&self) {
         // Relaxed: as in `wake_getter`, with the pop's claim.
         if self.sleepers.putters.load(Relaxed) > 0 {
-            let _guard = self.lock.lock();
-            self.not_full.notify_one();
+            let mut guard = self.lock.lock();
+            if Self::notify(&mut guard.putters, &self.sleepers.putters) {
+                self.not_full.notify_one();
+            }
+        }
+    }
+
+    /// Under the lock, before a `notify_one`: moves one registered sleeper
+    /// to the notified ones; false if none is left to notify.
+    fn notify(notified: &mut usize, registered: &AtomicUsize) -> bool {
+        let n = registered.load(Relaxed);
+        if n == 0 {
+            return false;
+        }
+        registered.store(n - 1, Relaxed);
+        *notified += 1;
+        true
+    }
+
+    /// Under the lock, before a `notify_all`: every registered sleeper is
+    /// notified.
+    fn notify_every(notified: &mut usize, registered: &AtomicUsize) -> bool {
+        let n = registered.swap(0, Relaxed);
+        *notified += n;
+        n > 0
+    }
+
+    /// Under the lock, after a sleeper woke: it takes a notification if one
+    /// is outstanding, else it takes itself off the registered count.
+    fn account(notified: &mut usize, registered: &AtomicUsize) {
+        if *notified > 0 {
+            *notified -= 1;
+        } else {
+            registered.fetch_sub(1, Relaxed);
         }
     }
 
@@ -633,7 +701,7 @@ impl<S: Storage> Engine<S> {
     }
 
     fn shutdown(&self, immediate: bool) {
-        let guard = self.lock.lock();
+        let mut guard = self.lock.lock();
         let dropped = self.storage.close(immediate);
         if immediate {
             // Python: each dropped item counts as done while any is
@@ -648,10 +716,10 @@ impl<S: Storage> Engine<S> {
             }
         }
         // Under the lock the counts are exact.
-        if self.sleepers.getters.load(Relaxed) > 0 {
+        if Self::notify_every(&mut guard.getters, &self.sleepers.getters) {
             self.not_empty.notify_all();
         }
-        if self.sleepers.putters.load(Relaxed) > 0 {
+        if Self::notify_every(&mut guard.putters, &self.sleepers.putters) {
             self.not_full.notify_all();
         }
         drop(guard);

@@ -231,3 +231,32 @@ fn task_done_releases_join() {
         timed.join().unwrap();
     });
 }
+
+/// Race: a put's notification against a timed getter whose timeout fires at
+/// any point and an untimed getter, both asleep on an empty queue. A waker
+/// takes the getter it notifies off the sleeper count, and a woken getter
+/// accounts for one notification or for itself: whichever getter ends up
+/// accounting for which notification, the untimed getter must not sleep
+/// through its item (loom would report the deadlock). Property: each item is
+/// taken once or still queued.
+#[test]
+fn notified_and_timed_out_getters_account_for_each_wake_up() {
+    loom::model(|| {
+        let q = Arc::new(Queue::new(1));
+        let timed = {
+            let q = q.clone();
+            thread::spawn(move || q.get_timeout(TIMEOUT).ok())
+        };
+        let untimed = {
+            let q = q.clone();
+            thread::spawn(move || q.get().unwrap())
+        };
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        let mut places = vec![untimed.join().unwrap()];
+        places.extend(timed.join().unwrap());
+        places.extend(drain(&q));
+        places.sort_unstable();
+        assert_eq!(places, [1, 2]);
+    });
+}
