@@ -45,6 +45,17 @@ def load_python():
     return out
 
 
+def load_rounds():
+    """{group: {peer: [msg/s per round]}} from the interleaved queue rounds."""
+    path = OUT / "queue-rounds.jsonl"
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            out[row.pop("group")] = row
+    return out
+
+
 def load_lateness():
     path = OUT / "bench.log"
     if path.exists():
@@ -118,6 +129,28 @@ def main():
             w(f"| {workload} cap {cap} | {fmt_rate(s)} | {fmt_rate(std)} | {fmt_rate(cb)} | {fmt_rate(p)} "
               f"| {ratio(s, std)} | {ratio(s, cb)} | {ratio(s, p)} |")
     w("\nRatios are synclings ÷ peer (above 1× = synclings faster).\n")
+
+    rounds = load_rounds()
+    if rounds:
+        n = min(len(r["synclings"]) for r in rounds.values())
+        w(f"### The same workloads in {n} interleaved rounds (M messages/s)\n")
+        w("Each round runs synclings, crossbeam and sync_channel back to back (`queue-rounds`), so a "
+          "burst of noise hits all three; the ratio is taken per round, then its median [min–max] "
+          "over the rounds.\n")
+        w("| workload | synclings::Queue | crossbeam bounded | sync_channel | synclings ÷ crossbeam | synclings ÷ sync_channel |")
+        w("|---|---|---|---|---|---|")
+        for workload in ["spsc", "mpsc4", "mpmc4"]:
+            for cap in [1, 64, 1024]:
+                r = rounds.get(f"queue/{workload}/cap{cap}")
+                if not r:
+                    continue
+                s, cb, std = r["synclings"], r["crossbeam"], r["sync_channel"]
+                vs_cb = [a / b for a, b in zip(s, cb)]
+                vs_std = [a / b for a, b in zip(s, std)]
+                w(f"| {workload} cap {cap} | {fmt_rate(s)} | {fmt_rate(cb)} | {fmt_rate(std)} "
+                  f"| {med(vs_cb):.2f}× [{min(vs_cb):.2f}–{max(vs_cb):.2f}] "
+                  f"| {med(vs_std):.1f}× [{min(vs_std):.1f}–{max(vs_std):.1f}] |")
+        w("")
 
     w("## Semaphore and Event (ns per operation)\n")
     w("| benchmark | synclings | parking_lot Mutex+Condvar | speed-up |")

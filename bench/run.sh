@@ -9,10 +9,12 @@ mkdir -p target/bench
 args=()
 if [ "${QUICK:-}" = 1 ]; then
   args=(--warm-up-time 0.1 --measurement-time 0.2)
-  export REPS=1
+  export REPS=1 ROUNDS=1 ROUND_MESSAGES=40000
 fi
 rm -rf target/criterion
 cargo bench -p synclings-bench -- "${args[@]}" 2>&1 | tee target/bench/bench.log
+cargo build --release -q -p synclings-bench --bin queue-rounds
+target/release/queue-rounds "${ROUNDS:-7}" "${ROUND_MESSAGES:-400000}" | tee target/bench/queue-rounds.jsonl
 python3 bench/python/queue_bench.py "${PY_MESSAGES:-100000}" | tee target/bench/python-queue.jsonl
 python3 bench/report.py > BENCHMARKS.md
 cat BENCHMARKS.md

@@ -135,7 +135,7 @@ use crate::sync::atomic::{AtomicU64, AtomicUsize};
 // CAS validates. Acquire for a `done` snapshot: see `unfinished`.
 use crate::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use crate::sync::{
-    Backoff, CachePadded, Condvar, Duration, Instant, Mutex, MutexGuard, PARK_PATIENCE,
+    Backoff, CachePadded, Condvar, Duration, Instant, Mutex, MutexGuard, PatientSlot, PARK_PATIENCE,
 };
 
 /// The largest bound kept in a lock-free ring (allocated up front); a larger
@@ -423,6 +423,10 @@ struct Engine<S> {
     /// Who sleeps. Padded: read by every put and get, written only by
     /// sleepers, so it stays in every core's cache.
     sleepers: CachePadded<Sleepers>,
+    /// The one putter (and the one getter) that may yield for
+    /// `PARK_PATIENCE` before parking; the others park once spinning stops
+    /// paying (see `sync::PatientSlot`). Touched only by blocked calls.
+    patient: CachePadded<[PatientSlot; 2]>,
     /// `task_done` calls plus items dropped by an immediate shutdown; never
     /// above `storage.pushed()`. Padded: written by consumers only.
     done: CachePadded<AtomicU64>,
@@ -450,6 +454,7 @@ impl<S: Storage> Engine<S> {
                 joiners: AtomicUsize::new(0),
             }),
             done: CachePadded::new(AtomicU64::new(0)),
+            patient: CachePadded::new([PatientSlot::new(), PatientSlot::new()]),
             lock: Mutex::new(Wakeups::default()),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
@@ -459,8 +464,10 @@ impl<S: Storage> Engine<S> {
     }
 
     fn put(&self, mut item: S::Item, wait: Wait) -> Result<(), PutError<S::Item>> {
-        // Try, then spin and yield a while retrying.
-        let mut backoff = Backoff::with_patience(PARK_PATIENCE);
+        // Try, then spin and yield a while retrying; longer for the one
+        // patient putter.
+        let mut backoff = Backoff::new();
+        let mut patient = None;
         loop {
             match self.storage.try_push(item) {
                 Ok(()) => {
@@ -474,10 +481,18 @@ impl<S: Storage> Engine<S> {
                 Err(Refused::Full(back) | Refused::Busy(back)) => item = back,
             }
             if backoff.is_completed() {
-                break;
+                if patient.is_some() {
+                    break;
+                }
+                patient = self.patient[0].try_claim();
+                if patient.is_none() {
+                    break;
+                }
+                backoff = Backoff::with_patience(PARK_PATIENCE);
             }
             backoff.snooze();
         }
+        drop(patient);
         // Loop "register, re-check, sleep, account for the wake-up" (a
         // `try_put` only re-checks).
         let mut guard = self.lock.lock();
@@ -509,8 +524,10 @@ impl<S: Storage> Engine<S> {
     }
 
     fn get(&self, wait: Wait) -> Result<S::Item, GetError> {
-        // Try, then spin and yield a while retrying.
-        let mut backoff = Backoff::with_patience(PARK_PATIENCE);
+        // Try, then spin and yield a while retrying; longer for the one
+        // patient getter.
+        let mut backoff = Backoff::new();
+        let mut patient = None;
         loop {
             match self.storage.try_pop() {
                 Ok(item) => {
@@ -522,10 +539,18 @@ impl<S: Storage> Engine<S> {
                 Err(Missing::Empty | Missing::Busy) => {}
             }
             if backoff.is_completed() {
-                break;
+                if patient.is_some() {
+                    break;
+                }
+                patient = self.patient[1].try_claim();
+                if patient.is_none() {
+                    break;
+                }
+                backoff = Backoff::with_patience(PARK_PATIENCE);
             }
             backoff.snooze();
         }
+        drop(patient);
         // Loop "register, re-check, sleep, account for the wake-up" (a
         // `try_get` only re-checks).
         let mut guard = self.lock.lock();

@@ -27,25 +27,31 @@ fn two_threads(
     a: impl Fn() + Send + Sync + 'static,
     b: impl Fn() + Send + Sync + 'static,
 ) -> Duration {
+    // Both threads wait at `ready`; the clock starts before `start` releases
+    // them (a late main thread must not start it after the work).
+    let ready = Arc::new(Barrier::new(3));
     let start = Arc::new(Barrier::new(3));
-    let s2 = start.clone();
+    let (r2, s2) = (ready.clone(), start.clone());
     let tb = std::thread::spawn(move || {
         pin(1);
+        r2.wait();
         s2.wait();
         for _ in 0..iters {
             b();
         }
     });
-    let s1 = start.clone();
+    let (r1, s1) = (ready.clone(), start.clone());
     let ta = std::thread::spawn(move || {
         pin(0);
+        r1.wait();
         s1.wait();
         for _ in 0..iters {
             a();
         }
     });
-    start.wait();
+    ready.wait();
     let t0 = Instant::now();
+    start.wait();
     ta.join().unwrap();
     tb.join().unwrap();
     t0.elapsed()

@@ -100,12 +100,17 @@ pub fn run_workload<C: Channel>(
         "messages split evenly"
     );
     let chan = std::sync::Arc::new(C::with_capacity(cap));
+    // Two barriers: every thread is spawned and pinned at `ready`; the clock
+    // starts before `go` releases them, so a main thread that gets the CPU
+    // late cannot start it after the work (it only adds the release).
+    let ready = std::sync::Arc::new(std::sync::Barrier::new(producers + consumers + 1));
     let start = std::sync::Arc::new(std::sync::Barrier::new(producers + consumers + 1));
     let mut handles = Vec::new();
     for p in 0..producers {
-        let (chan, start) = (chan.clone(), start.clone());
+        let (chan, ready, start) = (chan.clone(), ready.clone(), start.clone());
         handles.push(std::thread::spawn(move || {
             pin(0);
+            ready.wait();
             start.wait();
             for i in 0..per_producer {
                 chan.send(p as u64 * per_producer + i);
@@ -114,9 +119,10 @@ pub fn run_workload<C: Channel>(
         }));
     }
     for _ in 0..consumers {
-        let (chan, start) = (chan.clone(), start.clone());
+        let (chan, ready, start) = (chan.clone(), ready.clone(), start.clone());
         handles.push(std::thread::spawn(move || {
             pin(1);
+            ready.wait();
             start.wait();
             let mut sum = 0u64;
             for _ in 0..per_consumer {
@@ -125,8 +131,9 @@ pub fn run_workload<C: Channel>(
             sum
         }));
     }
-    start.wait();
+    ready.wait();
     let t0 = Instant::now();
+    start.wait();
     let sum = handles
         .into_iter()
         .map(|h| h.join().expect("bench thread"))
