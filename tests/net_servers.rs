@@ -1,55 +1,81 @@
-//! Integration tests of the echo servers: one harness, run against every
-//! model in [`MODELS`], over loopback only.
+//! Every echo server model (blocking, thread pool, busy-poll, selector,
+//! selector per core, `select(2)`, `poll(2)`) against the same scenarios,
+//! one test per model and scenario: many concurrent clients with random
+//! payloads and split writes, half-close, abrupt resets, a client that never
+//! reads, a connection flood, the idle timeout, a shutdown while busy; then
+//! the descriptor limits (`FD_SETSIZE`, `EMFILE`).
 //!
-//! Each test starts a server with small limits, drives it with a few
-//! clients, shuts it down and checks the returned `ServerStats`. Every
-//! client socket has `DEADLINE` read/write timeouts and every wait is
-//! `within`/`eventually`, so a broken server fails a test, never hangs it.
+//! Loopback only; every loop is bounded in count, every wait by a deadline.
 #![cfg(not(loom))]
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown as Direction, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::{Shutdown as Half, SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread;
+use std::time::{Duration, Instant};
 
-use synclings::net::{self, protocol, EchoMode, Model, RunningServer, ServerConfig, ServerStats};
-use synclings::testing::{eventually, spawn_blocked, within, DEADLINE};
+use synclings::net::{start, EchoMode, Model, RunningServer, ServerConfig, ServerStats};
+use synclings::testing::{current_tid, eventually, wait_until_parked, within, DEADLINE};
 
-/// The models this harness runs against. Engineer J's readiness models
-/// (busy-poll, selector, selector-per-core, select, poll) are stubs in this
-/// copy: once they are merged, this becomes `&Model::ALL`.
-const MODELS: &[Model] = &Model::ALL;
+// ---------------------------------------------------------------- helpers
 
-/// Runs `test` against every model, naming the model in the output.
-fn for_each_model(test: impl Fn(Model)) {
-    for &model in MODELS {
-        eprintln!("--- model {model}");
-        test(model);
-    }
+/// Tests that fill the descriptor table run alone: the others take this
+/// lock shared, those exclusively.
+static FD_TABLE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    FD_TABLE.read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A small configuration for tests: 4 workers (so the thread pool serves a
-/// few clients at once), generous idle timeout.
+fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    FD_TABLE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Small limits; 8 workers, so that the thread pool (a worker per
+/// connection at a time) serves every client of a scenario at once.
 fn config() -> ServerConfig {
     ServerConfig {
-        workers: 4,
+        workers: 8,
         ..ServerConfig::default()
     }
 }
 
-fn start(model: Model, config: ServerConfig) -> RunningServer {
-    net::start(model, config).unwrap_or_else(|e| panic!("start the {model} server: {e}"))
+/// A running server that is stopped even if the test panics.
+struct Server {
+    running: Option<RunningServer>,
+    addr: SocketAddr,
 }
 
-/// Shuts `server` down, within the deadline, and returns its stats.
-fn stop(server: RunningServer) -> ServerStats {
-    within(DEADLINE, "the server shuts down", move || server.shutdown())
-        .expect("the server returns its stats")
+impl Server {
+    fn start(model: Model, config: ServerConfig) -> Server {
+        let running = start(model, config).expect("the server starts");
+        let addr = running.local_addr();
+        assert!(addr.ip().is_loopback());
+        Server {
+            running: Some(running),
+            addr,
+        }
+    }
+
+    fn stop(mut self) -> ServerStats {
+        let running = self.running.take().expect("running");
+        within(DEADLINE, "the server shuts down", move || {
+            running.shutdown().expect("the server stops without error")
+        })
+    }
 }
 
-/// A client socket whose every read and write gives up after `DEADLINE`.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown_handle().request();
+        }
+    }
+}
+
+/// A client whose every read and write gives up after the deadline.
 fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connect to the server");
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -57,75 +83,113 @@ fn connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
-/// xorshift64: seeded, reproducible random numbers.
+/// One small request and its reply (small: fits in the socket buffers).
+fn echo(stream: &TcpStream, message: &[u8]) -> io::Result<Vec<u8>> {
+    (&*stream).write_all(message)?;
+    let mut reply = vec![0; message.len()];
+    (&*stream).read_exact(&mut reply)?;
+    Ok(reply)
+}
+
+/// What a refused (or closed) connection gives a reader: EOF or a reset.
+fn is_closed_by_server(stream: &TcpStream) -> bool {
+    match (&*stream).read(&mut [0u8; 16]) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => {
+            assert!(
+                !matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ),
+                "the server neither answered nor closed within {DEADLINE:?}"
+            );
+            true
+        }
+    }
+}
+
+/// xorshift64*: reproducible random payloads without a dependency.
 struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    /// A number in `1..=max`.
-    fn upto(&mut self, max: usize) -> usize {
-        1 + (self.next() % max as u64) as usize
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
     }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
+
+    /// Random bytes, half of them lowercase letters (so that uppercasing
+    /// shows).
+    fn payload(&mut self, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                let x = self.next();
+                if x & 1 == 0 {
+                    b'a' + (x >> 8) as u8 % 26
+                } else {
+                    (x >> 16) as u8
+                }
+            })
+            .collect()
+    }
+
+    /// Chunk sizes for a split write: tiny, medium or large.
+    fn chunk(&mut self) -> usize {
+        match self.below(3) {
+            0 => 1 + self.below(8),
+            1 => 1 + self.below(1024),
+            _ => 1 + self.below(64 * 1024),
+        }
     }
 }
 
-fn upper(data: &[u8]) -> Vec<u8> {
-    let mut reply = data.to_vec();
-    protocol::respond(&mut reply, EchoMode::Upper);
-    reply
-}
-
-/// Sends `payload` in random pieces of at most `max_piece` bytes (one
-/// thread) while reading the reply (this thread), as a client must: the
-/// server answers while the request is still arriving.
-fn round_trip(stream: &TcpStream, payload: &[u8], rng: &mut Rng, max_piece: usize) -> Vec<u8> {
-    let mut pieces = Vec::new();
-    let mut at = 0;
-    while at < payload.len() {
-        let len = rng.upto(max_piece).min(payload.len() - at);
-        pieces.push(&payload[at..at + len]);
-        at += len;
-    }
+/// Sends `payload` in random pieces from a second thread while this one
+/// reads the whole reply: works for any size (no deadlock on full buffers).
+fn round_trip(stream: &TcpStream, payload: &[u8], seed: u64) -> Vec<u8> {
     let mut reply = vec![0; payload.len()];
-    std::thread::scope(|s| {
-        let mut writer = stream;
-        s.spawn(move || {
-            for piece in pieces {
-                writer.write_all(piece).expect("send a piece");
+    thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut rng = Rng(seed | 1);
+            let mut sent = 0;
+            while sent < payload.len() {
+                let end = (sent + rng.chunk()).min(payload.len());
+                (&*stream)
+                    .write_all(&payload[sent..end])
+                    .expect("write a piece");
+                sent = end;
             }
         });
-        let mut reader = stream;
-        reader.read_exact(&mut reply).expect("read the whole reply");
+        (&*stream)
+            .read_exact(&mut reply)
+            .expect("read the whole reply");
+        writer.join().unwrap();
     });
     reply
 }
 
-/// True if the server closed `stream` without a reply (EOF or reset).
-fn closed_by_server(mut stream: &TcpStream) -> bool {
-    let mut byte = [0; 1];
-    match stream.read(&mut byte) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => true,
-        Err(e) => panic!("expected the server to close the connection, got {e}"),
-    }
+/// One round trip: the server is in its loop, with every descriptor it
+/// needs open. Keep the connection: closing it would free a descriptor of
+/// the server's later, at a moment the test does not choose.
+fn served_once(addr: SocketAddr) -> TcpStream {
+    let stream = connect(addr);
+    assert_eq!(echo(&stream, b"up?").unwrap(), b"UP?");
+    stream
 }
 
-/// Closes `stream` with a reset (SO_LINGER 0) instead of a FIN.
-fn reset(stream: TcpStream) {
+/// Sets `SO_LINGER` to zero: closing then sends a reset (RST), not a FIN.
+fn set_linger_zero(stream: &TcpStream) {
     let linger = libc::linger {
         l_onoff: 1,
         l_linger: 0,
     };
-    // Safety: `linger` is a valid struct of the size passed, alive for the
-    // call; the descriptor is open (owned by `stream`).
+    // Safety: the socket is open; the option value is a live linger struct
+    // of the size passed.
     let rc = unsafe {
         libc::setsockopt(
             stream.as_raw_fd(),
@@ -135,322 +199,656 @@ fn reset(stream: TcpStream) {
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
         )
     };
-    assert_eq!(rc, 0, "set SO_LINGER: {}", io::Error::last_os_error());
-    drop(stream);
+    assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
 }
 
-#[test]
-fn concurrent_clients_get_their_bytes_uppercased() {
-    for_each_model(|model| {
-        let server = start(model, config());
-        let addr = server.local_addr();
-        let sent = Arc::new(AtomicU64::new(0));
+// ------------------------------------------------------------- scenarios
+
+/// 20 clients at once, each a few random requests (two of them 1 MiB),
+/// written in random pieces: every reply is the request uppercased.
+fn concurrent_clients(model: Model) {
+    let _fd = shared();
+    let server = Server::start(model, config());
+    let addr = server.addr;
+    let sent: u64 = within(DEADLINE, "20 concurrent clients", move || {
         let clients: Vec<_> = (0..20u64)
             .map(|i| {
-                let sent = Arc::clone(&sent);
-                std::thread::spawn(move || {
-                    let mut rng = Rng(0x5EED_0000 + i);
+                thread::spawn(move || {
+                    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (i + 1));
                     let stream = connect(addr);
-                    // Two clients carry 1 MiB payloads; the rest a few KiB.
-                    let (sizes, max_piece) = if i < 2 {
-                        (vec![1 << 20], 64 * 1024)
-                    } else {
-                        (vec![rng.upto(8 * 1024), rng.upto(16 * 1024), 1], 1500)
-                    };
-                    for size in sizes {
-                        let payload = rng.bytes(size);
-                        let reply = round_trip(&stream, &payload, &mut rng, max_piece);
+                    let mut sent = 0;
+                    for request in 0..4 {
+                        let len = match (i, request) {
+                            (0 | 1, 0) => 1 << 20,
+                            _ => 1 + rng.below(16 * 1024),
+                        };
+                        let payload = rng.payload(len);
+                        let reply = round_trip(&stream, &payload, rng.next());
                         assert!(
-                            reply == upper(&payload),
-                            "client {i}: wrong reply to {size} bytes"
+                            reply == payload.to_ascii_uppercase(),
+                            "client {i}, request {request}: wrong reply"
                         );
-                        sent.fetch_add(size as u64, SeqCst);
+                        sent += len as u64;
                     }
+                    sent
                 })
             })
             .collect();
-        for client in clients {
-            within(DEADLINE, "a client finishes", move || {
-                client.join().unwrap()
-            });
-        }
-        let stats = stop(server);
-        assert_eq!(stats.accepted, 20, "{model}: {stats:?}");
-        assert_eq!(stats.refused, 0, "{model}: {stats:?}");
-        assert_eq!(stats.bytes_in, sent.load(SeqCst), "{model}: {stats:?}");
-        assert_eq!(stats.bytes_out, stats.bytes_in, "{model}: {stats:?}");
+        clients.into_iter().map(|c| c.join().unwrap()).sum()
     });
+    let stats = server.stop();
+    assert_eq!(stats.accepted, 20);
+    assert_eq!(stats.refused, 0);
+    assert_eq!(stats.bytes_in, sent);
+    assert_eq!(stats.bytes_out, sent, "every byte answered");
+    assert!((1..=20).contains(&stats.peak_connections), "{stats:?}");
 }
 
-#[test]
-fn exact_mode_echoes_every_byte_value() {
-    for_each_model(|model| {
-        let server = start(
-            model,
-            ServerConfig {
-                mode: EchoMode::Exact,
-                ..config()
-            },
-        );
-        let stream = connect(server.local_addr());
-        let payload: Vec<u8> = (0..=255).cycle().take(4096).collect();
-        let reply = round_trip(&stream, &payload, &mut Rng(7), 100);
-        assert!(reply == payload, "{model}: the exact echo changed bytes");
-        drop(stream);
-        stop(server);
-    });
-}
-
-#[test]
-fn half_close_still_gets_every_reply() {
-    for_each_model(|model| {
-        let server = start(model, config());
-        let stream = connect(server.local_addr());
-        let payload = Rng(42).bytes(300 * 1024);
-        let mut reply = Vec::new();
-        std::thread::scope(|s| {
-            let (stream, payload) = (&stream, &payload);
-            s.spawn(move || {
-                let mut writer = stream;
-                writer.write_all(payload).expect("send");
-                // Half-close: "I am done sending, go on answering".
-                stream.shutdown(Direction::Write).expect("half-close");
-            });
-            // Reads to EOF: the server closes once every reply is written.
-            let mut reader = stream;
-            reader
-                .read_to_end(&mut reply)
-                .expect("read until the server closes");
-        });
-        assert!(
-            reply == upper(&payload),
-            "{model}: {} of {} bytes",
-            reply.len(),
-            payload.len()
-        );
-        let stats = stop(server);
-        assert_eq!(stats.bytes_out, payload.len() as u64, "{model}: {stats:?}");
-    });
-}
-
-#[test]
-fn abrupt_resets_leave_the_server_serving_others() {
-    for_each_model(|model| {
-        let server = start(model, config());
-        let addr = server.local_addr();
-        let mut rng = Rng(99);
-        let survivor = connect(addr);
-        assert_eq!(round_trip(&survivor, b"before", &mut rng, 3), b"BEFORE");
-        for i in 0..5 {
-            let victim = connect(addr);
-            // Some reset at once, some mid-exchange with data in flight.
-            if i % 2 == 1 {
-                (&victim).write_all(&rng.bytes(64 * 1024)).unwrap_or(());
-            }
-            reset(victim);
-        }
-        assert_eq!(round_trip(&survivor, b"after", &mut rng, 2), b"AFTER");
-        let late = connect(addr);
-        assert_eq!(round_trip(&late, b"late", &mut rng, 4), b"LATE");
-        drop((survivor, late));
-        let stats = stop(server);
-        assert_eq!(stats.accepted, 7, "{model}: {stats:?}");
-    });
-}
-
-#[test]
-fn a_client_that_never_reads_stalls_only_itself() {
-    for_each_model(|model| {
-        let config = ServerConfig {
-            max_buffered: 64 * 1024,
-            read_chunk: 16 * 1024,
+/// `EchoMode::Exact` sends the bytes back unchanged.
+fn exact_mode(model: Model) {
+    let _fd = shared();
+    let server = Server::start(
+        model,
+        ServerConfig {
+            mode: EchoMode::Exact,
             ..config()
+        },
+    );
+    let stream = connect(server.addr);
+    assert_eq!(echo(&stream, b"Hello, World").unwrap(), b"Hello, World");
+    drop(stream);
+    server.stop();
+}
+
+/// The client sends everything, then shuts its write side: the server
+/// still answers every byte (more than `max_buffered`, so some waits in
+/// the server after the EOF), then closes.
+fn half_close(model: Model) {
+    let _fd = shared();
+    let server = Server::start(
+        model,
+        ServerConfig {
+            max_buffered: 16 * 1024,
+            ..config()
+        },
+    );
+    let addr = server.addr;
+    let payload = Rng(7).payload(256 * 1024);
+    let expected = payload.to_ascii_uppercase();
+    let reply = within(DEADLINE, "half-closed client gets its replies", move || {
+        let stream = connect(addr);
+        thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut rng = Rng(11);
+                let mut sent = 0;
+                while sent < payload.len() {
+                    let end = (sent + rng.chunk()).min(payload.len());
+                    (&stream).write_all(&payload[sent..end]).unwrap();
+                    sent = end;
+                }
+                stream.shutdown(Half::Write).unwrap();
+            });
+            let mut reply = Vec::new();
+            // Ends at the server's close; an error (timeout) fails the test.
+            (&stream)
+                .read_to_end(&mut reply)
+                .expect("EOF after the replies");
+            reply
+        })
+    });
+    assert!(
+        reply == expected,
+        "got {} of {} bytes",
+        reply.len(),
+        expected.len()
+    );
+    let stats = server.stop();
+    assert_eq!(stats.bytes_out, 256 * 1024);
+}
+
+/// Clients that reset their connection (one with a request in flight) free
+/// their slot: with room for 2, five clients in a row are served.
+fn abrupt_reset(model: Model) {
+    let _fd = shared();
+    let server = Server::start(
+        model,
+        ServerConfig {
+            max_connections: 2,
+            ..config()
+        },
+    );
+    let addr = server.addr;
+    within(DEADLINE, "clients that reset", move || {
+        for round in 0..5 {
+            let mut served = None;
+            eventually(
+                DEADLINE,
+                "a slot is free (reset connections are closed)",
+                || {
+                    let stream = connect(addr);
+                    // Refused while the server still holds reset connections.
+                    if echo(&stream, b"ping").is_ok_and(|r| r == b"PING") {
+                        served = Some(stream);
+                        true
+                    } else {
+                        false
+                    }
+                },
+            );
+            let stream = served.unwrap();
+            if round % 2 == 1 {
+                // A request the reset interrupts: its reply meets a closed socket.
+                (&stream).write_all(&Rng(round).payload(32 * 1024)).unwrap();
+            }
+            set_linger_zero(&stream);
+            drop(stream); // RST
+        }
+    });
+    let stats = server.stop();
+    assert!(stats.accepted >= 5, "{stats:?}");
+    assert!(stats.peak_connections <= 2, "{stats:?}");
+}
+
+/// A client that sends without ever reading: the server stops reading it
+/// once `max_buffered` replies wait, so its writes block, and the server
+/// holds at most `max_buffered` for it; the other clients are unaffected.
+fn client_that_never_reads(model: Model) {
+    const MAX_BUFFERED: usize = 64 * 1024;
+    const LIMIT: u64 = 256 << 20; // what an unbounded server would swallow
+    let _fd = shared();
+    let server = Server::start(
+        model,
+        ServerConfig {
+            max_buffered: MAX_BUFFERED,
+            ..config()
+        },
+    );
+    let addr = server.addr;
+    let sent = Arc::new(AtomicU64::new(0));
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let stuck = {
+        let sent = sent.clone();
+        thread::spawn(move || {
+            let stream = connect(addr);
+            tid_tx.send(current_tid()).unwrap();
+            let chunk = vec![b'x'; 64 * 1024];
+            while sent.load(SeqCst) < LIMIT {
+                match (&stream).write(&chunk) {
+                    Ok(n) => sent.fetch_add(n as u64, SeqCst),
+                    Err(_) => break, // the server closed it at shutdown
+                };
+            }
+            stream
+        })
+    };
+    let tid = tid_rx.recv_timeout(DEADLINE).unwrap();
+    // Blocked in write: the kernel buffers are full because the server
+    // stopped reading (an unbounded server would let it run to LIMIT).
+    wait_until_parked(DEADLINE, "the non-reading client's write blocks", tid);
+    // Meanwhile others are served.
+    let other = connect(addr);
+    for i in 0..3u64 {
+        let payload = Rng(i + 100).payload(100_000);
+        assert!(round_trip(&other, &payload, i) == payload.to_ascii_uppercase());
+    }
+    drop(other);
+    let stats = server.stop();
+    let stuck_stream = within(DEADLINE, "the stuck client ends", move || {
+        stuck.join().unwrap()
+    });
+    drop(stuck_stream);
+    let sent = sent.load(SeqCst);
+    assert!(
+        sent < LIMIT,
+        "the client was never stopped: {sent} bytes taken"
+    );
+    assert!(stats.bytes_in <= sent + 300_000, "{stats:?}, sent {sent}");
+    // Everything read was answered, except what waited for the stuck client:
+    // at most max_buffered.
+    let held = stats.bytes_in - stats.bytes_out;
+    assert!(
+        held <= MAX_BUFFERED as u64,
+        "the server held {held} bytes (> {MAX_BUFFERED})"
+    );
+}
+
+/// 40 connections past a cap of 8: each is accepted and closed at once; the
+/// 8 keep working; a freed slot is reused.
+fn flood_past_max_connections(model: Model) {
+    let _fd = shared();
+    let server = Server::start(
+        model,
+        ServerConfig {
+            max_connections: 8,
+            ..config()
+        },
+    );
+    let addr = server.addr;
+    within(DEADLINE, "a connection flood", move || {
+        let mut kept: Vec<_> = (0..8).map(|_| connect(addr)).collect();
+        for stream in &kept {
+            assert_eq!(echo(stream, b"in").unwrap(), b"IN");
+        }
+        let flood: Vec<_> = (0..40).map(|_| connect(addr)).collect();
+        for stream in &flood {
+            let _ = (&*stream).write_all(b"more");
+            assert!(
+                is_closed_by_server(stream),
+                "a connection past the cap was served"
+            );
+        }
+        for stream in &kept {
+            assert_eq!(echo(stream, b"still").unwrap(), b"STILL");
+        }
+        drop(kept.pop());
+        eventually(DEADLINE, "the freed slot serves a new client", || {
+            echo(&connect(addr), b"new").is_ok_and(|r| r == b"NEW")
+        });
+    });
+    let stats = server.stop();
+    assert!(stats.refused >= 40, "{stats:?}");
+    assert_eq!(stats.peak_connections, 8, "{stats:?}");
+}
+
+/// A silent connection is closed after the idle timeout, not before.
+fn idle_timeout(model: Model) {
+    const IDLE: Duration = Duration::from_millis(200);
+    let _fd = shared();
+    let server = Server::start(
+        model,
+        ServerConfig {
+            idle_timeout: Some(IDLE),
+            ..config()
+        },
+    );
+    let addr = server.addr;
+    let waited = within(DEADLINE, "the idle connection is closed", move || {
+        let start = Instant::now();
+        let stream = connect(addr);
+        assert_eq!(echo(&stream, b"hi").unwrap(), b"HI");
+        assert!(is_closed_by_server(&stream));
+        start.elapsed()
+    });
+    assert!(
+        waited >= IDLE,
+        "closed after {waited:?}, before the timeout"
+    );
+    let stats = server.stop();
+    assert_eq!(stats.closed_idle, 1, "{stats:?}");
+}
+
+/// Shutdown while 6 clients are sending: the server stops, closes them, and
+/// returns its stats; the clients see EOF or a reset, not a hang.
+fn shutdown_while_busy(model: Model) {
+    let _fd = shared();
+    let server = Server::start(model, config());
+    let addr = server.addr;
+    let replies: Arc<Vec<AtomicU64>> = Arc::new((0..6).map(|_| AtomicU64::new(0)).collect());
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            let replies = replies.clone();
+            let stream = connect(addr);
+            thread::spawn(move || {
+                let payload = Rng(i as u64 + 1).payload(8 * 1024);
+                // Until the server closes the connection (bounded anyway).
+                for _ in 0..1_000_000 {
+                    if echo(&stream, &payload).is_err() {
+                        break;
+                    }
+                    replies[i].fetch_add(1, SeqCst);
+                }
+            })
+        })
+        .collect();
+    eventually(DEADLINE, "every client is being served", || {
+        replies.iter().all(|r| r.load(SeqCst) >= 10)
+    });
+    let stats = server.stop();
+    assert_eq!(stats.accepted, 6);
+    assert!(stats.bytes_out >= 60 * 8 * 1024);
+    let rebound = std::net::TcpListener::bind(addr).expect("the port is free after the shutdown");
+    drop(rebound);
+    within(DEADLINE, "every client ends", move || {
+        for client in clients {
+            client.join().unwrap();
+        }
+    });
+}
+
+macro_rules! model_tests {
+    ($($module:ident: $model:expr;)*) => {$(
+        mod $module {
+            use super::*;
+            #[test]
+            fn concurrent_clients_with_random_split_payloads() {
+                concurrent_clients($model);
+            }
+            #[test]
+            fn exact_echo_mode() {
+                exact_mode($model);
+            }
+            #[test]
+            fn half_close_gets_every_reply_then_eof() {
+                half_close($model);
+            }
+            #[test]
+            fn abrupt_resets_free_their_slots() {
+                abrupt_reset($model);
+            }
+            #[test]
+            fn a_client_that_never_reads_is_bounded() {
+                client_that_never_reads($model);
+            }
+            #[test]
+            fn a_flood_past_max_connections_is_refused() {
+                flood_past_max_connections($model);
+            }
+            #[test]
+            fn idle_connections_are_closed() {
+                idle_timeout($model);
+            }
+            #[test]
+            fn shutdown_while_busy_returns() {
+                shutdown_while_busy($model);
+            }
+        }
+    )*};
+}
+
+model_tests! {
+    blocking: Model::Blocking;
+    thread_pool: Model::ThreadPool;
+    busy_poll: Model::BusyPoll;
+    selector: Model::Selector;
+    selector_per_core: Model::SelectorPerCore;
+    select: Model::Select;
+    poll: Model::Poll;
+}
+
+// ------------------------------------------------- the descriptor limits
+
+/// Soft `RLIMIT_NOFILE`, restored on drop.
+struct FdLimit {
+    saved: libc::rlimit,
+}
+
+impl FdLimit {
+    fn get() -> libc::rlimit {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
         };
-        let bound = (config.max_buffered + config.read_chunk) as u64;
-        let server = start(model, config);
-        let addr = server.local_addr();
-        let hog = connect(addr);
-        let mut hog_writer = hog.try_clone().unwrap();
-        // Writes up to 256 MiB and never reads a byte: once the socket
-        // buffers are full, the server must stop reading, so this blocks.
-        let writer = spawn_blocked(move || {
-            let chunk = vec![b'a'; 1 << 20];
-            let mut written = 0u64;
-            for _ in 0..256 {
-                if hog_writer.write_all(&chunk).is_err() {
+        // Safety: getrlimit writes one rlimit into the live local.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
+        limit
+    }
+
+    fn set(limit: &libc::rlimit) -> bool {
+        // Safety: setrlimit reads one rlimit from the live reference.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, limit) == 0 }
+    }
+
+    /// Sets the soft limit to `soft` (at most the hard limit); `None`, with
+    /// the reason printed, if the hard limit is below `soft`.
+    fn soft(soft: u64) -> Option<FdLimit> {
+        let saved = Self::get();
+        if saved.rlim_max < soft {
+            println!(
+                "skipped: the hard RLIMIT_NOFILE is {} (< {soft})",
+                saved.rlim_max
+            );
+            return None;
+        }
+        let new = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: saved.rlim_max,
+        };
+        assert!(Self::set(&new), "setrlimit");
+        Some(FdLimit { saved })
+    }
+}
+
+impl Drop for FdLimit {
+    fn drop(&mut self) {
+        Self::set(&self.saved);
+    }
+}
+
+/// Duplicates `fd` until the duplicates take every free number below
+/// `below` (the kernel hands out the lowest free number) or the table is
+/// full.
+fn fill_descriptors(fd: &OwnedFd, below: i32) -> Vec<OwnedFd> {
+    let mut taken = Vec::new();
+    for _ in 0..100_000 {
+        match fd.try_clone() {
+            Ok(dup) => {
+                let number = dup.as_raw_fd();
+                taken.push(dup);
+                if number >= below - 1 {
                     break;
                 }
-                written += chunk.len() as u64;
             }
-            written
-        });
-        // Meanwhile, others are served as usual.
-        let mut rng = Rng(3);
-        for i in 0..3 {
-            let other = connect(addr);
-            let payload = rng.bytes(32 * 1024);
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
+                break;
+            }
+        }
+    }
+    taken
+}
+
+/// A connection whose descriptor would be 1024 or more: the select server
+/// refuses it cleanly (an fd_set has 1024 bits), the poll and selector
+/// servers serve it.
+fn descriptor_past_fd_setsize(model: Model) -> ServerStats {
+    let _fd = exclusive();
+    let Some(_limit) = FdLimit::soft(FdLimit::get().rlim_cur.max(1200)) else {
+        return ServerStats::default();
+    };
+    let server = Server::start(model, config());
+    let addr = server.addr;
+    let _up = served_once(addr);
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let filler = OwnedFd::from(a);
+    let taken = fill_descriptors(&filler, 1030);
+    assert!(
+        taken.last().unwrap().as_raw_fd() >= 1029,
+        "every number below 1030 is taken"
+    );
+    let client = connect(addr);
+    let _ = (&client).write_all(b"high");
+    let served = match model {
+        Model::Select => {
             assert!(
-                round_trip(&other, &payload, &mut rng, 4096) == upper(&payload),
-                "{model}: client {i}"
+                is_closed_by_server(&client),
+                "select cannot watch fd >= 1024: refused"
             );
+            false
         }
-        assert!(
-            !writer.is_finished(),
-            "{model}: the server read 256 MiB from a client that never reads"
-        );
-        let stats = stop(server);
-        // What was read but not written back is what the server held.
-        let held = stats.bytes_in - stats.bytes_out;
-        assert!(
-            held <= bound,
-            "{model}: held {held} bytes for one client (bound {bound}): {stats:?}"
-        );
-        let written = within(
-            DEADLINE,
-            "the hog's writes fail once the server is gone",
-            move || writer.join().unwrap(),
-        );
-        assert!(written < 256 << 20, "{model}: {written}");
-        drop(hog);
-    });
+        _ => {
+            let mut reply = [0u8; 4];
+            (&client).read_exact(&mut reply).unwrap();
+            assert_eq!(&reply, b"HIGH");
+            true
+        }
+    };
+    drop(client);
+    drop(taken);
+    // Low numbers are free again: served as usual.
+    let low = connect(addr);
+    assert_eq!(echo(&low, b"low").unwrap(), b"LOW");
+    drop(low);
+    let stats = server.stop();
+    assert_eq!(stats.accepted, 2 + served as u64, "{stats:?}");
+    stats
 }
 
 #[test]
-fn a_flood_past_max_connections_is_refused_not_a_crash() {
-    for_each_model(|model| {
-        let max = 8;
-        let server = start(
-            model,
-            ServerConfig {
-                max_connections: max,
-                workers: max,
-                ..config()
-            },
-        );
-        let addr = server.local_addr();
-        let mut rng = Rng(11);
-        let mut connects = 0u64;
-        let mut held: Vec<TcpStream> = (0..max)
-            .map(|_| {
-                connects += 1;
-                let stream = connect(addr);
-                assert_eq!(round_trip(&stream, b"in", &mut rng, 2), b"IN", "{model}");
-                stream
-            })
-            .collect();
-        for _ in 0..max {
-            connects += 1;
-            let extra = connect(addr);
-            assert!(
-                closed_by_server(&extra),
-                "{model}: connection {connects} was not refused"
-            );
-        }
-        // The held ones still work, and a freed slot is reused.
-        assert_eq!(
-            round_trip(&held[0], b"still", &mut rng, 5),
-            b"STILL",
-            "{model}"
-        );
-        drop(held.pop());
-        eventually(
-            DEADLINE,
-            "a new connection is served once a slot is free",
-            || {
-                connects += 1;
-                let stream = connect(addr);
-                if (&stream).write_all(b"again").is_err() {
-                    return false;
-                }
-                let mut reply = [0; 5];
-                match (&stream).read_exact(&mut reply) {
-                    Ok(()) => {
-                        held.push(stream);
-                        reply == *b"AGAIN"
-                    }
-                    Err(_) => false,
-                }
-            },
-        );
-        drop(held);
-        let stats = stop(server);
-        assert_eq!(
-            stats.accepted + stats.refused,
-            connects,
-            "{model}: {stats:?}"
-        );
-        assert!(stats.refused >= max as u64, "{model}: {stats:?}");
-        assert_eq!(stats.peak_connections, max, "{model}: {stats:?}");
-    });
+fn select_refuses_a_descriptor_past_fd_setsize() {
+    let stats = descriptor_past_fd_setsize(Model::Select);
+    assert!(
+        stats.refused >= 1 || stats == ServerStats::default(),
+        "{stats:?}"
+    );
 }
 
 #[test]
-fn idle_connections_are_closed() {
-    for_each_model(|model| {
-        let server = start(
-            model,
-            ServerConfig {
-                idle_timeout: Some(Duration::from_millis(200)),
-                ..config()
-            },
-        );
-        let addr = server.local_addr();
-        let talker = connect(addr);
-        assert_eq!(round_trip(&talker, b"hi", &mut Rng(5), 1), b"HI");
-        let silent = connect(addr);
-        // Both are closed by the server once idle (no upper bound checked:
-        // the read timeout is only the test's deadline).
-        assert!(
-            closed_by_server(&talker),
-            "{model}: the talker was not closed"
-        );
-        assert!(
-            closed_by_server(&silent),
-            "{model}: the silent one was not closed"
-        );
-        let stats = stop(server);
-        assert_eq!(stats.closed_idle, 2, "{model}: {stats:?}");
-    });
+fn poll_serves_a_descriptor_past_fd_setsize() {
+    let stats = descriptor_past_fd_setsize(Model::Poll);
+    assert_eq!(stats.refused, 0);
 }
 
 #[test]
-fn shutdown_while_busy_returns_stats_and_frees_the_port() {
-    for_each_model(|model| {
-        let server = start(model, config());
-        let addr = server.local_addr();
-        let rounds: Arc<Vec<AtomicU64>> = Arc::new((0..4).map(|_| AtomicU64::new(0)).collect());
-        let clients: Vec<_> = (0..4)
-            .map(|i| {
-                let rounds = Arc::clone(&rounds);
-                std::thread::spawn(move || {
-                    let mut stream = connect(addr);
-                    let payload = Rng(i as u64 + 1).bytes(16 * 1024);
-                    let mut reply = vec![0; payload.len()];
-                    // Busy until the server goes away (bounded all the same).
-                    for _ in 0..1_000_000 {
-                        if stream.write_all(&payload).is_err()
-                            || stream.read_exact(&mut reply).is_err()
-                        {
-                            return;
-                        }
-                        assert!(reply == upper(&payload));
-                        rounds[i].fetch_add(1, SeqCst);
-                    }
-                })
-            })
-            .collect();
-        eventually(DEADLINE, "every client is busy", || {
-            rounds.iter().all(|r| r.load(SeqCst) > 0)
-        });
-        let stats = stop(server);
-        assert_eq!(stats.accepted, 4, "{model}: {stats:?}");
-        assert!(stats.bytes_out >= 4 * 16 * 1024, "{model}: {stats:?}");
-        for client in clients {
-            within(DEADLINE, "a busy client sees the server go", move || {
-                client.join().unwrap()
-            });
-        }
-        let rebound = TcpListener::bind(addr).expect("the port is free after the shutdown");
-        drop(rebound);
+fn selector_serves_a_descriptor_past_fd_setsize() {
+    let stats = descriptor_past_fd_setsize(Model::Selector);
+    assert_eq!(stats.refused, 0);
+}
+
+/// A `/proc` file opened once and read again from the start on demand: no
+/// descriptor is needed to read it while the table is full. `None` once the
+/// thread has exited.
+struct ProcFile(std::fs::File);
+
+impl ProcFile {
+    fn open(path: String) -> Option<ProcFile> {
+        std::fs::File::open(path).ok().map(ProcFile)
+    }
+
+    fn read(&mut self) -> Option<String> {
+        use std::io::Seek;
+        self.0.rewind().ok()?;
+        let mut text = String::new();
+        self.0.read_to_string(&mut text).ok()?;
+        Some(text)
+    }
+}
+
+/// A server thread watched through `/proc/self/task/TID/{stat,status}`.
+struct Watched {
+    stat: ProcFile,
+    status: ProcFile,
+}
+
+impl Watched {
+    /// `None` if the thread is gone.
+    fn new(tid: u32) -> Option<Watched> {
+        Some(Watched {
+            stat: ProcFile::open(format!("/proc/self/task/{tid}/stat"))?,
+            status: ProcFile::open(format!("/proc/self/task/{tid}/status"))?,
+        })
+    }
+
+    /// Asleep in the kernel (state S), or gone: not running or spinning.
+    fn asleep(&mut self) -> bool {
+        let Some(stat) = self.stat.read() else {
+            return true;
+        };
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "S")
+    }
+
+    /// Voluntary context switches: one more each time it goes to sleep.
+    fn sleeps(&mut self) -> Option<u64> {
+        self.status
+            .read()?
+            .lines()
+            .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|n| n.trim().parse().ok())
+    }
+}
+
+/// Waits until every watched thread is asleep on three checks in a row.
+fn all_stay_asleep(threads: &mut [Watched], what: &str) {
+    let mut in_a_row = 0;
+    eventually(DEADLINE, what, || {
+        in_a_row = if threads.iter_mut().all(Watched::asleep) {
+            in_a_row + 1
+        } else {
+            0
+        };
+        in_a_row >= 3
     });
+}
+
+/// With the descriptor table full, `accept` fails with `EMFILE` while a
+/// connection waits: the server pauses accepting (it sleeps, it does not
+/// spin on the ever-ready listener) and serves the client once descriptors
+/// are free again.
+fn emfile_does_not_spin(model: Model) {
+    let _fd = exclusive();
+    let server = Server::start(model, config());
+    let addr = server.addr;
+    let _up = served_once(addr);
+    // Every other thread (the server's among them), watched through files
+    // opened now: once the table is full nothing can be opened.
+    let me = current_tid();
+    let mut all: Vec<_> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&tid| tid != me)
+        .filter_map(Watched::new)
+        .collect();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let filler = OwnedFd::from(a);
+    // A soft limit just above what is open, so that filling it is quick.
+    let highest = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap();
+    let Some(limit) = FdLimit::soft(highest + 64) else {
+        return;
+    };
+    let mut taken = fill_descriptors(&filler, i32::MAX);
+    // One number for the client's socket; none for the server's accept.
+    taken.pop();
+    // Nothing runs now (the idle timeout is a minute away): the only wake-up
+    // to come is the connection's.
+    all_stay_asleep(&mut all, "every thread sleeps before the connection");
+    let before: Vec<_> = all.iter_mut().map(Watched::sleeps).collect();
+    let client = connect(addr);
+    // The server woke for the connection, failed to accept it, and went back
+    // to sleep (a server spinning on the ready listener never sleeps again)...
+    eventually(
+        DEADLINE,
+        "a server thread sleeps again after EMFILE",
+        || {
+            all.iter_mut()
+                .zip(&before)
+                .any(|(thread, &before)| thread.sleeps() > before)
+        },
+    );
+    // ...and stays asleep, as every other thread, until the pause ends.
+    all_stay_asleep(&mut all, "no thread spins while accept fails");
+    drop(taken);
+    drop(limit);
+    // The paused listener is watched again: the waiting client is served.
+    assert_eq!(echo(&client, b"later").unwrap(), b"LATER");
+    drop(client);
+    let stats = server.stop();
+    assert_eq!(stats.accepted, 2, "{stats:?}");
+}
+
+#[test]
+fn selector_pauses_accept_on_emfile() {
+    emfile_does_not_spin(Model::Selector);
+}
+
+#[test]
+fn selector_per_core_pauses_accept_on_emfile() {
+    emfile_does_not_spin(Model::SelectorPerCore);
+}
+
+#[test]
+fn select_pauses_accept_on_emfile() {
+    emfile_does_not_spin(Model::Select);
+}
+
+#[test]
+fn poll_pauses_accept_on_emfile() {
+    emfile_does_not_spin(Model::Poll);
 }
