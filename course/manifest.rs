@@ -191,6 +191,37 @@ followed by `next(c)`: a consumer ready to receive. `producer(n)` makes one cons
 plain call, the `yield` is its return.",
     },
     Exercise {
+        name: "process_pipe",
+        number: 14,
+        title: "a pipe between two processes: the parent and child halves of three conversations",
+        mirrors: "multiprocessing.Pipe, Process, join (seed program 8, exam questions 8, 9, 20, 22)",
+        library: None,
+        hint: "Every parent half starts the same way: `let (mut conn, child_conn) = pipe(true).unwrap();` \
+(`pipe(false)` gives `(reader, writer)`), `let mut child = Process::spawn(\"shout\", &child_conn).unwrap();`, \
+then `drop(child_conn)`: the child has its own copy, and yours would keep the pipe open. A child entry \
+loops `match conn.recv::<String>() { Ok(line) => .., Err(RecvError::Closed) => return, Err(e) => panic!(\"{e}\") }`: \
+the end of the pipe is the only goodbye. In `converse`, `conn.close()` BEFORE `child.join()` (the child \
+waits for your goodbye, you would wait for its exit). In `collect_count`, receive until `Closed` first and \
+join after: 150 000 numbers do not fit in a pipe, so a child you join before reading never finishes \
+writing. Check `child.join().unwrap().success()`: a child's panic shows up there.",
+    },
+    Exercise {
+        name: "process_queue",
+        number: 15,
+        title: "producer and consumer processes over a process Queue, one sentinel per consumer",
+        mirrors: "multiprocessing.Queue and Process with None end signals (seed program 7, exam questions 9 and 32)",
+        library: None,
+        hint: "The entries are exercise 12's threads as functions of a tuple: `producer` does \
+`jobs.put(&Some(id * per_producer + i)).unwrap()` for each `i`; `consumer` collects \
+`while let Some(item) = jobs.get().unwrap() { items.push(item) }` and then sends \
+`results.put(&(id, items)).unwrap()` (a child cannot return a value). In `run`: \
+`let jobs = Queue::<Option<u64>>::new(capacity).unwrap();` and a `Queue::<(u64, Vec<u64>)>::new(0)`; spawn \
+with `Process::spawn(\"consumer\", &(&jobs, &results, id))` and `Process::spawn(\"producer\", &(&jobs, id, \
+per_producer))`, keeping the `Process` handles in two `Vec`s. Join every producer (assert \
+`status.success()`), THEN put one `None` per consumer, then `results.get()` once per consumer (put each list \
+at index `id`), then join the consumers.",
+    },
+    Exercise {
         name: "thread_pool",
         number: 16,
         title: "build a ThreadPool with a bounded backlog on top of Queue",

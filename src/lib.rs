@@ -24,6 +24,7 @@
 //! | `queue.Full` / `Empty` / `ShutDown` | [`PutError::Full`], [`GetError::Empty`], [`PutError::ShutDown`] / [`GetError::ShutDown`] |
 //! | `threading.current_thread().name`, `active_count()`, `local()` | [`thread::current_name`], [`thread::active_count`], `thread_local!` (see [`thread`]) |
 //! | `concurrent.futures.ThreadPoolExecutor` | [`thread::ThreadPool`]: `submit -> TaskHandle`, `map`, `shutdown(wait)` |
+//! | producer-consumer (seed program 7), the textbook's bounded buffer | [`producer_consumer`]: the three models; [`producer_consumer::BoundedBuffer`] (two semaphores and a lock) |
 //! | `selectors.DefaultSelector` | [`selector::Selector`]: `register`, `modify`, `unregister`, `select(timeout)`, `get_key`, `close` |
 //! | `multiprocessing`: `Process`, `Pipe`, `Queue`, `JoinableQueue`, `Lock`, `Semaphore`, `Value`, `Array` | [`ipc`] (Linux): real child processes, see its docs |
 //!
@@ -148,6 +149,7 @@ pub mod event;
 pub mod ipc;
 pub mod lock;
 pub mod net;
+pub mod producer_consumer;
 pub mod queue;
 pub mod scheduler;
 pub mod selector;

@@ -201,10 +201,24 @@ pub type Test = (&'static str, fn());
 /// [`ipc::init`](crate::ipc::init) first (their children are re-runs of the
 /// test binary itself).
 ///
-/// Prints a line per test with its time, then the closing line
-/// `N passed, N failed` (the format CI reads). Command-line arguments that
-/// do not start with `-` select the tests whose names contain one of them,
-/// like `cargo test NAME`; flags are ignored.
+/// It speaks libtest's command line and output, so that `cargo test`, CI and
+/// the course runner (`cargo run -- check`, `cargo run -- verify`) treat such
+/// a binary like any other test binary:
+///
+/// - arguments that do not start with `-` are filters: a test runs if its
+///   name contains one of them (with `--exact`: equals one of them);
+///   `--skip FILTER` leaves out the tests it matches (the same way);
+/// - `--list` prints the selected tests as `NAME: test` lines (with
+///   `--format terse` nothing else, as libtest does) and runs nothing;
+/// - every test prints `test NAME ... ok` or `test NAME ... FAILED`, then
+///   comes `test result: ok. N passed; N failed; ...`, and the exit code is
+///   0 if every selected test passed, 101 (libtest's) otherwise;
+/// - `--test-threads N` is accepted: the tests always run one at a time
+///   (children, descriptors and the process-wide thread count are then never
+///   shared by two tests), which any `N` allows;
+/// - `--ignored` selects nothing (no test here is ignored); `--nocapture`,
+///   `--show-output`, `--quiet`, `--color WHEN`, `--format pretty` and the
+///   other flags are accepted and change nothing (output is never captured).
 ///
 /// ```no_run
 /// use synclings::testing::{run_tests, Test};
@@ -221,29 +235,44 @@ pub type Test = (&'static str, fn());
 /// }
 /// ```
 pub fn run_tests(tests: &[Test]) -> std::process::ExitCode {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let args = match TestArgs::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return std::process::ExitCode::from(101);
+        }
+    };
     let selected: Vec<&Test> = tests
         .iter()
-        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .filter(|(name, _)| args.selects(name))
         .collect();
-    println!("\nrunning {} tests", selected.len());
+    let filtered_out = tests.len() - selected.len();
+    if args.list {
+        for (name, _) in &selected {
+            println!("{name}: test");
+        }
+        if !args.terse {
+            println!("\n{} tests, 0 benchmarks", selected.len());
+        }
+        return std::process::ExitCode::SUCCESS;
+    }
+    println!(
+        "\nrunning {} test{}",
+        selected.len(),
+        if selected.len() == 1 { "" } else { "s" }
+    );
     let started = Instant::now();
     let (mut passed, mut failed) = (0, Vec::new());
     for (name, test) in selected {
-        let t0 = Instant::now();
         let outcome = std::panic::catch_unwind(test);
-        let took = t0.elapsed();
         match outcome {
             Ok(()) => {
                 passed += 1;
-                println!("test {name} ... ok ({took:.2?})");
+                println!("test {name} ... ok");
             }
             Err(_) => {
                 failed.push(*name);
-                println!("test {name} ... FAILED ({took:.2?})");
+                println!("test {name} ... FAILED");
             }
         }
     }
@@ -253,11 +282,111 @@ pub fn run_tests(tests: &[Test]) -> std::process::ExitCode {
             println!("    {name}");
         }
     }
-    println!("\ntook {:.2?}", started.elapsed());
-    println!("{passed} passed, {} failed", failed.len());
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
     if failed.is_empty() {
         std::process::ExitCode::SUCCESS
     } else {
-        std::process::ExitCode::FAILURE
+        std::process::ExitCode::from(101)
+    }
+}
+
+/// The part of libtest's command line that [`run_tests`] understands.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TestArgs {
+    filters: Vec<String>,
+    skip: Vec<String>,
+    exact: bool,
+    list: bool,
+    terse: bool,
+    ignored: bool,
+}
+
+impl TestArgs {
+    fn parse(args: impl IntoIterator<Item = String>) -> Result<TestArgs, String> {
+        let mut parsed = TestArgs::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            // `--flag=value` and `--flag value` are the same.
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => {
+                    (flag.to_owned(), Some(value.to_owned()))
+                }
+                _ => (arg.clone(), None),
+            };
+            let mut value = |what: &str| {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{flag} needs {what}"))
+            };
+            match flag.as_str() {
+                "--list" => parsed.list = true,
+                "--exact" => parsed.exact = true,
+                "--ignored" => parsed.ignored = true,
+                "--format" => parsed.terse = value("a format")? == "terse",
+                "--skip" => parsed.skip.push(value("a filter")?),
+                "--test-threads" => {
+                    let n = value("a number")?;
+                    if n.parse::<usize>().map_or(true, |n| n == 0) {
+                        return Err(format!(
+                            "--test-threads must be a positive number, not {n:?}"
+                        ));
+                    }
+                }
+                "--color" | "--logfile" | "--shuffle-seed" | "-Z" => {
+                    value("a value")?;
+                }
+                _ if flag.starts_with('-') => {}
+                _ => parsed.filters.push(arg),
+            }
+        }
+        Ok(parsed)
+    }
+
+    fn matches(&self, pattern: &str, name: &str) -> bool {
+        if self.exact {
+            name == pattern
+        } else {
+            name.contains(pattern)
+        }
+    }
+
+    fn selects(&self, name: &str) -> bool {
+        !self.ignored
+            && (self.filters.is_empty() || self.filters.iter().any(|f| self.matches(f, name)))
+            && !self.skip.iter().any(|s| self.matches(s, name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestArgs;
+
+    fn parse(line: &str) -> TestArgs {
+        TestArgs::parse(line.split_whitespace().map(str::to_owned)).unwrap()
+    }
+
+    #[test]
+    fn the_course_runners_command_lines() {
+        let list = parse("--list --format terse");
+        assert!(list.list && list.terse && list.filters.is_empty());
+        let one = parse("--exact suite::a_test --test-threads 1");
+        assert!(one.exact);
+        assert_eq!(one.filters, ["suite::a_test"]);
+        assert!(one.selects("suite::a_test"));
+        assert!(!one.selects("suite::a_test_too"));
+        let filtered = parse("a_test --test-threads=2 --nocapture --color never");
+        assert_eq!(filtered.filters, ["a_test"]);
+        assert!(filtered.selects("suite::a_test_too"));
+        assert!(!filtered.selects("suite::other"));
+        let skip = parse("--skip slow");
+        assert!(skip.selects("fast") && !skip.selects("slow_one"));
+        assert!(!parse("--ignored").selects("anything"));
+        assert!(TestArgs::parse(["--test-threads".to_owned(), "0".to_owned()]).is_err());
     }
 }

@@ -26,6 +26,8 @@ mod condition;
 mod coroutine;
 mod event;
 mod event_gate;
+mod process_pipe;
+mod process_queue;
 mod producer_consumer;
 mod queue;
 mod rlock;

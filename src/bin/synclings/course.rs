@@ -81,19 +81,25 @@ pub struct TestRun {
 pub fn run_tests(package: &str, name: &str, echo: bool) -> Result<TestRun, String> {
     let mut cmd = cargo();
     cmd.args(["test", "-p", package, "--bin", name, "--color", "never"]);
-    let output = if echo {
-        cmd.stdout(Stdio::inherit()).stderr(Stdio::piped());
-        let child = cmd.spawn().map_err(|e| format!("cannot run cargo: {e}"))?;
-        child.wait_with_output()
+    let (status, stdout, stderr) = if echo {
+        // Shown as it comes, and kept: the failures are read from both.
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| format!("cannot run cargo: {e}"))?;
+        let err = child.stderr.take().expect("piped stderr");
+        let err = std::thread::spawn(move || tee(err, |line| eprintln!("{line}")));
+        let stdout = tee(child.stdout.take().expect("piped stdout"), |line| {
+            println!("{line}")
+        });
+        let status = child.wait().map_err(|e| format!("cannot run cargo: {e}"))?;
+        (status, stdout, err.join().unwrap_or_default())
     } else {
-        cmd.output()
-    }
-    .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    if echo {
-        eprint!("{stderr}");
-    }
+        let output = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
     let compiled = !stderr.contains("could not compile");
     let failures = stdout
         .lines()
@@ -105,11 +111,24 @@ pub fn run_tests(package: &str, name: &str, echo: bool) -> Result<TestRun, Strin
         })
         .collect();
     Ok(TestRun {
-        passed: output.status.success(),
+        passed: status.success(),
         compiled,
         failures,
         output: stdout + &stderr,
     })
+}
+
+/// Reads `from` line by line, showing each line with `show`, and returns
+/// it all.
+fn tee(from: impl std::io::Read, show: impl Fn(&str)) -> String {
+    use std::io::BufRead;
+    let mut all = String::new();
+    for line in std::io::BufReader::new(from).lines().map_while(Result::ok) {
+        show(&line);
+        all.push_str(&line);
+        all.push('\n');
+    }
+    all
 }
 
 /// The status of exercise `e`, running its tests if it was edited.
