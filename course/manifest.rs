@@ -237,6 +237,74 @@ TaskError>>>` plus a `Condvar`); `run` calls `catch_unwind(AssertUnwindSafe(f))`
 R>>()` gives you `f` to return. `shutdown(wait)` = `jobs.shutdown(false)`, then (with `wait`) join every \
 worker handle.",
     },
+    Exercise {
+        name: "echo_blocking",
+        number: 17,
+        title: "a blocking echo server: one thread per connection, and a graceful shutdown",
+        mirrors: "blocking IO, socketserver.ThreadingTCPServer (IO-models article; the seed's question 10 handler)",
+        library: None,
+        hint: "`serve`: first `let addr = listener.local_addr()?;` and `stop.on_request(move || { let _ = \
+TcpStream::connect_timeout(&addr, Duration::from_secs(1)); })`: that connection wakes the blocked \
+`accept`. Then `while !stop.is_requested()`: `match listener.accept()`: `ConnectionAborted` or \
+`Interrupted` -> `continue`; another error -> sleep 100 ms and `continue` (never `?`: one bad accept must \
+not stop the server); `Ok((stream, peer))` -> if `stop.is_requested()` break, else keep \
+`stream.try_clone()?` next to the `JoinHandle` of `thread::spawn(move || handle(stream, peer))` in a Vec \
+(`retain(|(_, t)| !t.is_finished())` now and then). After the loop: `shutdown(Shutdown::Both)` every clone \
+(each blocked `read` returns 0), then join every thread. `handle`: `loop { match stream.read(&mut buf) { \
+Ok(0) => break, Ok(n) => { respond(&mut buf[..n], EchoMode::Upper); if stream.write_all(&buf[..n]).is_err() \
+{ break } } Err(_) => break } }`, then `stream.shutdown(Both)`: the server's clone keeps the socket open.",
+    },
+    Exercise {
+        name: "echo_nonblocking",
+        number: 18,
+        title: "a non-blocking echo server that busy-polls, and why it burns a core",
+        mirrors: "non-blocking IO: setblocking(False), BlockingIOError (the IO-models article's server)",
+        library: None,
+        hint: "`listener.set_nonblocking(true)?`, and `stream.set_nonblocking(true)` for every accepted \
+stream, or one silent client blocks the loop. `while !stop.is_requested()`: `turns.fetch_add(1, Relaxed)`; \
+`match listener.accept()` (`Ok` -> push a `Client { stream, outbox: Vec::new(), eof: false }`; any error, \
+`WouldBlock` included -> nothing); `clients.retain_mut(|c| c.poll(&mut buf))`; `std::thread::yield_now()`. \
+`poll`: unless `eof`, `read`: `Ok(0)` -> `eof = true`; `Ok(n)` -> `respond(&mut buf[..n], EchoMode::Upper)` \
+and `outbox.extend_from_slice(&buf[..n])`; `Err(e)` with `e.kind() == WouldBlock` -> nothing; other errors \
+-> return false. Then `while !outbox.is_empty()`: `write(&outbox)`: `Ok(n)` -> `outbox.drain(..n)`; \
+`WouldBlock` -> break (the rest waits for a later turn); error -> return false. Return \
+`!(eof && outbox.is_empty())`. Dropping a client closes it.",
+    },
+    Exercise {
+        name: "echo_selector",
+        number: 19,
+        title: "the selectors echo server: accept and read callbacks in a Selector<Callback>",
+        mirrors: "selectors.DefaultSelector with accept/read callbacks (seed program 9, exam questions 11, 13, 28)",
+        library: None,
+        hint: "Build `EchoServer { sel: Selector::new()?, listener, conns: HashMap::new(), buf: vec![0; 16 * \
+1024] }` after `listener.set_nonblocking(true)?`, then `server.sel.register(&server.listener, \
+Interest::READ, accept)?` (a fn item coerces to the `Callback` pointer). `let notifier = \
+server.sel.notifier(); stop.on_request(move || { let _ = notifier.notify(); });`. Loop: `for (fd, events) \
+in server.sel.select_ready(None)? { let Ok(key) = server.sel.get_key(&fd) else { continue }; let callback \
+= key.data; callback(&mut server, fd, events); }` (copy the pointer out first: the call needs `&mut \
+server`). `accept`: `if let Ok((conn, _)) = server.listener.accept()`, `register(&conn, Interest::READ, \
+read)` then `conns.insert(conn.as_raw_fd(), conn)`. `read`: `let Some(mut conn) = server.conns.get(&fd)`; \
+0 bytes or an error -> `close`, else respond and `write_all`. `close`: `conns.remove(&fd)`, then \
+`sel.unregister(&conn)` BEFORE the stream drops. At the end close every fd of `conns`.",
+    },
+    Exercise {
+        name: "echo_flood",
+        number: 20,
+        title: "an echo server that survives a flood: connection cap, idle timeout, bounded buffers",
+        mirrors: "the seed's question 10: a socketserver that a flood of requests cannot bring down",
+        library: None,
+        hint: "Start from exercise 19. `accept`: if `conns.len() >= config.max_connections`, count \
+`stats.refused += 1` and return (the stream drops: closed); else `set_nonblocking(true)`, register for \
+`READ` with `on_conn`, insert a `Conn { out: Vec::new(), eof: false, last_active: Instant::now(), .. }`, \
+`stats.accepted += 1`. `on_conn`: if `events.is_readable()` and `!eof && out.len() < max_buffered`, read \
+into `&mut buf[..room]` with `room = (max_buffered - out.len()).min(buf.len())` (`buf` is \
+`config.read_chunk` long); count `bytes_in`, respond, append to `out`, `last_active = now`. Then write \
+from `out` until `WouldBlock`, counting `bytes_out`, `last_active = now`. `eof && out.is_empty()` -> \
+`close`; else `sel.modify(&stream, interest, on_conn)` with `READ` while there is room and `WRITE` while \
+`out` is not empty. Loop: `select_ready(timeout)` with `timeout` = the earliest `last_active + \
+idle_timeout` minus now (`saturating_duration_since`; `None` without connections); after it, close \
+(and count `closed_idle`) every conn with `now - last_active >= idle_timeout`.",
+    },
 ];
 
 /// One exercise of the course.
