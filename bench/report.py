@@ -183,7 +183,97 @@ def main():
             v = late[k]
             w(f"| {name} | {med(v):.0f} | {min(v)}–{max(v)} |")
         w("")
+    out.extend(ipc_section())
     sys.stdout.write("\n".join(out) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# IPC between processes (benches/ipc.rs + python/ipc_bench.py)
+# ---------------------------------------------------------------------------
+
+IPC_SIZES = [("64B", 64), ("64KiB", 64 << 10)]
+IPC_MODES = [("one_way", "one way"), ("round_trip", "round trip")]
+IPC_OURS = [("connection", "Connection"), ("connection_pipe", "Connection (pipe)"),
+            ("queue", "Queue"), ("raw_socketpair", "raw socketpair")]
+IPC_PYTHON = [("python_pipe", "Python Pipe"), ("python_queue", "Python Queue")]
+
+
+def load_ipc():
+    """{(group, peer): [messages (or round trips) per second, per sample]}
+    for the IPC groups: criterion's samples and Python's runs."""
+    out = {}
+    for bench in (TARGET / "criterion").rglob("new/benchmark.json"):
+        meta = json.loads(bench.read_text())
+        if not meta["group_id"].startswith("ipc/"):
+            continue
+        sample = json.loads((bench.parent / "sample.json").read_text())
+        out[(meta["group_id"], meta["function_id"])] = [
+            it / t * 1e9 for it, t in zip(sample["iters"], sample["times"])]
+    path = OUT / "python-ipc.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            out[(row["group"], row["peer"])] = row["rates"]
+    return out
+
+
+def ipc_cell(values, size):
+    """64 B: M messages/s; 64 KiB: MB/s (10^6 bytes of payload one way)."""
+    if not values:
+        return "–"
+    scale = 1e6 if size < 1024 else 1e6 / size
+    return f"{med(values) / scale:.2f} [{min(values) / scale:.2f}–{max(values) / scale:.2f}]"
+
+
+def ipc_target(data, group, ours, peer, at_least):
+    a, b = data.get((group, ours)), data.get((group, peer))
+    if not a or not b:
+        return "not measured"
+    r = med(a) / med(b)
+    return f"{r:.2f}× ({'met' if r >= at_least else 'NOT met'})"
+
+
+def ipc_section():
+    data = load_ipc()
+    if not data:
+        return []
+    out = []
+    w = out.append
+    w("## IPC between processes\n")
+    w("A parent process pinned to CPU 0 and a child process (a re-run of the bench binary, or a Python "
+      "`spawn` child) pinned to CPU 1. One way: the parent sends, the child receives and acknowledges "
+      "once at the end; round trip: the child sends each message back, and one round trip counts as one "
+      "message. Raw socketpair: one plain `write` and one `read_exact` per fixed-size message (no framing, "
+      "no allocation): the limit. Connection and Python Pipe use `send_bytes`/`recv_bytes` on a duplex "
+      "socketpair (Connection (pipe): a one-way `pipe(2)`); the queues carry a byte buffer (serde bytes / "
+      "Python `bytes`), unbounded (`maxsize` 0). Each cell is the median [min–max] of criterion's 10 "
+      "samples or Python's 5 runs.\n")
+    for size_name, size in IPC_SIZES:
+        unit = "M messages/s" if size < 1024 else "MB/s"
+        w(f"### {size_name} messages ({unit})\n")
+        head = ["workload"] + [n for _, n in IPC_OURS + IPC_PYTHON] + [
+            "Connection ÷ raw", "Queue ÷ raw", "Connection ÷ Python Pipe", "Queue ÷ Python Queue"]
+        w("| " + " | ".join(head) + " |")
+        w("|" + "---|" * len(head))
+        for mode, mode_name in IPC_MODES:
+            g = f"ipc/{size_name}/{mode}"
+            cells = [ipc_cell(data.get((g, k)), size) for k, _ in IPC_OURS + IPC_PYTHON]
+            ratios = [ratio(data.get((g, a)), data.get((g, b))) for a, b in [
+                ("connection", "raw_socketpair"), ("queue", "raw_socketpair"),
+                ("connection", "python_pipe"), ("queue", "python_queue")]]
+            w(f"| {mode_name} | " + " | ".join(cells + ratios) + " |")
+        w("")
+    w("Targets (ratios of medians measured in the same run):\n")
+    w("| target | measured |")
+    w("|---|---|")
+    for mode, mode_name in IPC_MODES:
+        w(f"| Connection ≥ 80% of the raw socketpair at 64 KiB, {mode_name} | "
+          f"{ipc_target(data, f'ipc/64KiB/{mode}', 'connection', 'raw_socketpair', 0.8)} |")
+    for mode, mode_name in IPC_MODES:
+        w(f"| Queue ≥ 10× Python's multiprocessing.Queue at 64 B, {mode_name} | "
+          f"{ipc_target(data, f'ipc/64B/{mode}', 'queue', 'python_queue', 10)} |")
+    w("")
+    return out
 
 
 if __name__ == "__main__":

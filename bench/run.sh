@@ -16,5 +16,9 @@ cargo bench -p synclings-bench -- "${args[@]}" 2>&1 | tee target/bench/bench.log
 cargo build --release -q -p synclings-bench --bin queue-rounds
 target/release/queue-rounds "${ROUNDS:-7}" "${ROUND_MESSAGES:-400000}" | tee target/bench/queue-rounds.jsonl
 python3 bench/python/queue_bench.py "${PY_MESSAGES:-100000}" | tee target/bench/python-queue.jsonl
+# IPC between processes: Python's multiprocessing.Pipe/Queue baseline of
+# benches/ipc.rs (which `cargo bench` above ran).
+python3 bench/python/ipc_bench.py "${PY_IPC_SCALE:-$([ "${QUICK:-}" = 1 ] && echo 0.05 || echo 1)}" \
+  | tee target/bench/python-ipc.jsonl
 python3 bench/report.py > BENCHMARKS.md
 cat BENCHMARKS.md

@@ -1,8 +1,10 @@
 //! The process `Queue` and `JoinableQueue`, with real child processes:
 //! order from one producer, exactly-once delivery across 4 producers and 4
 //! consumers, large messages, the timed and non-blocking calls, `join`
-//! across processes, and processes killed while holding the read lock or in
-//! the middle of a message.
+//! across processes, processes killed while holding the read lock or in
+//! the middle of a message, and the edges of the shared-memory ring (wrap
+//! around, a message exactly the ring's size, messages larger than it, a
+//! producer killed while copying a record).
 //!
 //! `harness = false`: `main` calls `ipc::init` first (see
 //! `synclings::ipc::process`).
@@ -27,6 +29,7 @@ static ENTRIES: &[Entry] = &[
     entry!(holds_the_read_lock),
     entry!(dies_in_the_middle_of_a_get),
     entry!(dies_in_the_middle_of_a_put),
+    entry!(dies_before_publishing),
     entry!(does_tasks),
     entry!(seed_producer),
     entry!(seed_consumer),
@@ -51,6 +54,14 @@ const TESTS: &[Test] = &[
     (
         "a_producer_killed_mid_message_does_not_hang_readers",
         killed_mid_put,
+    ),
+    (
+        "the_ring_wraps_and_carries_messages_of_every_size",
+        ring_wraps_and_carries_every_size,
+    ),
+    (
+        "a_producer_killed_while_copying_a_record_leaves_nothing_visible",
+        killed_while_copying_a_record,
     ),
     (
         "joinable_queue_join_across_processes",
@@ -78,7 +89,8 @@ struct Message {
 
 impl Message {
     fn new(producer: u32, seq: u32) -> Self {
-        // Mostly small, every 25th over two packets, every 100th over 16.
+        // Mostly small, every 25th over 128 KiB, every 100th over 1 MiB (more
+        // than the queue's ring holds: it streams through it in records).
         let len = match seq {
             s if s % 100 == 99 => (1 << 20) + 3,
             s if s % 25 == 0 => 150_000 + s as usize,
@@ -159,6 +171,15 @@ fn dies_in_the_middle_of_a_get((q, mut conn): (Queue<Vec<u8>>, Connection)) {
 fn dies_in_the_middle_of_a_put((q, mut conn, len): (JoinableQueue<Vec<u8>>, Connection, usize)) {
     let _ = q.put_pausing_after_first_packet(&vec![7; len], || {
         conn.send(&"mid-message").unwrap();
+        park_forever()
+    });
+}
+
+/// Puts a message of `len` bytes, stopping for good with record number
+/// `record` copied into the ring but not published.
+fn dies_before_publishing((q, mut conn, len, record): (Queue<Vec<u8>>, Connection, usize, usize)) {
+    let _ = q.put_pausing_before_publishing(&vec![7; len], record, || {
+        conn.send(&"mid-record").unwrap();
         park_forever()
     });
 }
@@ -363,7 +384,8 @@ fn killed_mid_get() {
     let (conn, child_end) = pipe(true).unwrap();
     let mut c1 = Process::spawn("dies_in_the_middle_of_a_get", &(&*q, &child_end)).unwrap();
     drop(child_end);
-    // 1 MiB is 17 packets: the consumer stops after the first.
+    // 1 MiB does not fit the ring: it streams in records, and the consumer
+    // stops after the first.
     let producer =
         Process::spawn("puts_bytes", &(&*q, vec![(1usize << 20, 1u8), (10, 2)])).unwrap();
     within(
@@ -415,7 +437,7 @@ fn killed_mid_put() {
     within(DEADLINE, "the killed producer is reaped", move || {
         p1.join().unwrap()
     });
-    // A reader takes the first packet, waits for the rest, notices the
+    // A reader takes the first record, waits for the rest, notices the
     // writer is dead and drops the partial message: no hang.
     let t0 = Instant::now();
     let result = within(DEADLINE, "a get after the producer's death", {
@@ -432,6 +454,119 @@ fn killed_mid_put() {
     assert_eq!(q.try_get().unwrap(), [1, 2, 3]);
     q.task_done().unwrap();
     assert!(q.join_timeout(Duration::ZERO));
+}
+
+fn ring_wraps_and_carries_every_size() {
+    // A 4 KiB ring: small messages wrap around it many times; one message
+    // fills it exactly (header included); the ones after it do not fit and
+    // stream through it in records.
+    let q = Arc::new(Queue::<Vec<u8>>::with_ring_len(0, 4096).unwrap());
+    let (ring_len, header) = q.ring_layout();
+    assert_eq!(ring_len, 4096);
+    // postcard writes a Vec<u8> of 128..16384 bytes as 2 length bytes, then
+    // the bytes.
+    let exactly_the_ring = ring_len - header - 2;
+    let mut sizes: Vec<(usize, u8)> = (0..600).map(|i| ((i * 37) % 300, i as u8)).collect();
+    for len in [
+        exactly_the_ring - 1,
+        exactly_the_ring,
+        exactly_the_ring,
+        exactly_the_ring + 1,
+        3 * ring_len + 5,
+        0,
+        100_000,
+        1,
+    ] {
+        sizes.push((len, (len % 251) as u8));
+    }
+    let p = Process::spawn("puts_bytes", &(&*q, &sizes)).unwrap();
+    let got = within(DEADLINE, "every message", {
+        let q = Arc::clone(&q);
+        let n = sizes.len();
+        move || (0..n).map(|_| q.get().unwrap()).collect::<Vec<_>>()
+    });
+    for (m, (len, byte)) in got.iter().zip(&sizes) {
+        assert_eq!(m.len(), *len);
+        assert!(
+            m.iter().all(|b| b == byte),
+            "a {len}-byte message arrived altered"
+        );
+    }
+    join(p, "the producer");
+    assert!(q.is_empty());
+
+    // The same in one process: the ring exactly full, then emptied.
+    q.put(&vec![9; exactly_the_ring]).unwrap();
+    assert!(matches!(
+        q.put_timeout(&vec![], Duration::from_millis(10)),
+        Err(PutError::Full)
+    ));
+    assert_eq!(q.try_get().unwrap(), vec![9; exactly_the_ring]);
+    q.try_put(&vec![]).unwrap();
+    assert_eq!(q.try_get().unwrap(), Vec::<u8>::new());
+}
+
+fn killed_while_copying_a_record() {
+    // Killed while copying its first record: nothing of the message shows.
+    let q = Arc::new(Queue::<Vec<u8>>::with_ring_len(1, 4096).unwrap());
+    let (conn, child_end) = pipe(true).unwrap();
+    let mut p1 = Process::spawn(
+        "dies_before_publishing",
+        &(&*q, &child_end, 1000usize, 0usize),
+    )
+    .unwrap();
+    drop(child_end);
+    let conn = within(DEADLINE, "the producer is copying its record", move || {
+        let mut conn = conn;
+        assert_eq!(conn.recv::<String>().unwrap(), "mid-record");
+        conn
+    });
+    assert!(q.is_empty());
+    assert!(matches!(q.try_get(), Err(GetError::Empty)));
+    p1.kill().unwrap();
+    within(DEADLINE, "the killed producer is reaped", move || {
+        p1.join().unwrap()
+    });
+    drop(conn);
+    // Its place came back (the next put repairs): one put fits, not two.
+    q.try_put(&vec![1, 2, 3]).unwrap();
+    assert!(matches!(q.try_put(&vec![4]), Err(PutError::Full)));
+    assert_eq!(q.try_get().unwrap(), [1, 2, 3]);
+
+    // Killed while copying its third record, a reader having taken the
+    // first two: the reader drops the partial message and takes the next.
+    let (conn, child_end) = pipe(true).unwrap();
+    let mut p2 = Process::spawn(
+        "dies_before_publishing",
+        &(&*q, &child_end, 20_000usize, 2usize),
+    )
+    .unwrap();
+    drop(child_end);
+    let reader = {
+        let q = Arc::clone(&q);
+        std::thread::spawn(move || q.get().unwrap())
+    };
+    within(
+        DEADLINE,
+        "the producer is copying its third record",
+        move || {
+            let mut conn = conn;
+            assert_eq!(conn.recv::<String>().unwrap(), "mid-record");
+        },
+    );
+    p2.kill().unwrap();
+    within(DEADLINE, "the killed producer is reaped", move || {
+        p2.join().unwrap()
+    });
+    q.put(&vec![42]).unwrap();
+    let got = within(DEADLINE, "the reader gets the next message", move || {
+        reader.join().unwrap()
+    });
+    assert_eq!(got, [42]);
+    assert!(q.is_empty());
+    q.try_put(&vec![5]).unwrap();
+    assert!(matches!(q.try_put(&vec![6]), Err(PutError::Full)));
+    assert_eq!(q.try_get().unwrap(), [5]);
 }
 
 fn joinable_queue_join_across_processes() {

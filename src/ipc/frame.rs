@@ -28,8 +28,10 @@
 //! frame it was given), and is strict about truncated input. The decoder also
 //! refuses trailing bytes, so two messages can never be read as one.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -224,6 +226,50 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, SendEr
     })
 }
 
+thread_local! {
+    /// Buffers this thread kept between messages ([`buffer`] / [`recycle`]),
+    /// so that a small message costs no allocation.
+    static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The largest buffer kept for reuse.
+const KEEP_UP_TO: usize = 1 << 20;
+
+/// An empty buffer, with the capacity of one used before if there is one.
+pub(crate) fn buffer() -> Vec<u8> {
+    SPARE
+        .try_with(|s| s.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Keeps `buf` for a later [`buffer`] of this thread (a few, not too large).
+pub(crate) fn recycle(mut buf: Vec<u8>) {
+    if buf.capacity() == 0 || buf.capacity() > KEEP_UP_TO {
+        return;
+    }
+    buf.clear();
+    let _ = SPARE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < 2 {
+            s.push(buf);
+        }
+    });
+}
+
+/// Encodes `value` at the end of `buf` (which keeps its capacity: no
+/// reallocation as the message grows, once the buffer has served).
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    buf: Vec<u8>,
+) -> Result<Vec<u8>, SendError> {
+    postcard::to_extend(value, buf).map_err(|e| SendError::Encode {
+        type_name: std::any::type_name::<T>(),
+        reason: super::inherit::take_error().unwrap_or_else(|| e.to_string()),
+    })
+}
+
 /// Decodes a whole message payload as a `T`; trailing bytes are an error.
 pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, RecvError> {
     let error = |reason: String| RecvError::Decode {
@@ -278,7 +324,35 @@ pub(crate) fn write_frame<W: Write>(mut w: W, payload: &[u8], max: usize) -> Res
 
 /// Reads one frame's payload; see the module docs for what each end of
 /// input means.
-pub(crate) fn read_frame<R: Read>(mut r: R, max: usize) -> Result<Vec<u8>, RecvError> {
+pub(crate) fn read_frame<R: Read>(r: R, max: usize) -> Result<Vec<u8>, RecvError> {
+    // `read_to_end` retries EINTR and grows the buffer only as bytes arrive.
+    read_frame_with(r, max, |r, payload, len| {
+        r.take(len).read_to_end(payload).map(drop)
+    })
+}
+
+/// [`read_frame`] from a descriptor: the payload is read straight into the
+/// message's own buffer, in as few system calls as the kernel allows, with no
+/// zero-filling first (`read_to_end` caps its first reads at 8 KiB). On a
+/// `socket`, each call waits for the whole rest of the payload
+/// (`MSG_WAITALL`) instead of returning with the first bytes that arrived.
+pub(crate) fn read_frame_fd<R: Read + AsFd>(
+    r: R,
+    max: usize,
+    socket: bool,
+) -> Result<Vec<u8>, RecvError> {
+    read_frame_with(r, max, |r, payload, len| {
+        read_fd_to_end(r.as_fd(), payload, len, socket)
+    })
+}
+
+/// Reads the header, checks the length, then has `read_payload` append the
+/// payload's bytes (up to `len`, fewer only at the end of input).
+fn read_frame_with<R: Read>(
+    mut r: R,
+    max: usize,
+    read_payload: impl FnOnce(&mut R, &mut Vec<u8>, u64) -> io::Result<()>,
+) -> Result<Vec<u8>, RecvError> {
     let mut header = [0u8; HEADER_LEN];
     let got = read_full(&mut r, &mut header)?;
     if got == 0 {
@@ -295,8 +369,7 @@ pub(crate) fn read_frame<R: Read>(mut r: R, max: usize) -> Result<Vec<u8>, RecvE
         return Err(RecvError::TooLarge { len, max });
     }
     let mut payload = Vec::with_capacity(len.min(READ_AHEAD) as usize);
-    // `read_to_end` retries EINTR and grows the buffer only as bytes arrive.
-    r.take(len).read_to_end(&mut payload)?;
+    read_payload(&mut r, &mut payload, len)?;
     if (payload.len() as u64) < len {
         return Err(RecvError::Truncated {
             expected: HEADER_LEN as u64 + len,
@@ -304,6 +377,51 @@ pub(crate) fn read_frame<R: Read>(mut r: R, max: usize) -> Result<Vec<u8>, RecvE
         });
     }
     Ok(payload)
+}
+
+/// Appends bytes read from `fd` to `buf` until it holds `len` bytes or the
+/// input ends, growing it by at most [`READ_AHEAD`] ahead of what arrived.
+/// Retries `EINTR`.
+fn read_fd_to_end(
+    fd: BorrowedFd<'_>,
+    buf: &mut Vec<u8>,
+    len: u64,
+    mut socket: bool,
+) -> io::Result<()> {
+    while (buf.len() as u64) < len {
+        let want = (len - buf.len() as u64).min(READ_AHEAD) as usize;
+        if buf.capacity() == buf.len() {
+            buf.reserve_exact(want);
+        }
+        let room = (buf.capacity() - buf.len()).min(want);
+        let spare = buf.spare_capacity_mut().as_mut_ptr().cast();
+        // SAFETY: the spare capacity is `room` writable bytes owned by `buf`;
+        // `recv` and `read` write at most `room` bytes there.
+        let n = unsafe {
+            if socket {
+                libc::recv(fd.as_raw_fd(), spare, room, libc::MSG_WAITALL)
+            } else {
+                libc::read(fd.as_raw_fd(), spare, room)
+            }
+        };
+        match n {
+            0 => break,
+            n if n > 0 => {
+                // SAFETY: the kernel initialised the first `n <= room` spare
+                // bytes.
+                unsafe { buf.set_len(buf.len() + n as usize) };
+            }
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::ENOTSOCK) {
+                    socket = false;
+                } else if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
@@ -340,6 +458,37 @@ mod tests {
         assert_eq!(read_frame(&mut r, 16).unwrap(), b"ab");
         assert_eq!(read_frame(&mut r, 16).unwrap(), b"");
         assert!(matches!(read_frame(&mut r, 16), Err(RecvError::Closed)));
+    }
+
+    #[test]
+    fn a_descriptor_reads_whole_frames_and_reports_truncation() {
+        use std::os::unix::net::UnixStream;
+        let (a, b) = UnixStream::pair().unwrap();
+        let big = vec![9u8; 3 << 20];
+        let writer = std::thread::spawn(move || {
+            write_frame(&a, &big, DEFAULT_MAX_MESSAGE_LEN).unwrap();
+            write_frame(&a, b"", DEFAULT_MAX_MESSAGE_LEN).unwrap();
+            (&a).write_all(&100u32.to_le_bytes()).unwrap();
+            (&a).write_all(b"short").unwrap();
+        });
+        let got = read_frame_fd(&b, DEFAULT_MAX_MESSAGE_LEN, true).unwrap();
+        assert!(got.len() == 3 << 20 && got.iter().all(|&x| x == 9));
+        assert_eq!(
+            read_frame_fd(&b, DEFAULT_MAX_MESSAGE_LEN, true).unwrap(),
+            b""
+        );
+        writer.join().unwrap();
+        assert!(matches!(
+            read_frame_fd(&b, DEFAULT_MAX_MESSAGE_LEN, true),
+            Err(RecvError::Truncated {
+                expected: 104,
+                received: 9
+            })
+        ));
+        assert!(matches!(
+            read_frame_fd(&b, DEFAULT_MAX_MESSAGE_LEN, true),
+            Err(RecvError::Closed)
+        ));
     }
 
     #[test]

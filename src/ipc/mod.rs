@@ -48,8 +48,8 @@
 //!   arguments are passed as inherited descriptors, every other descriptor is
 //!   close-on-exec; a panic's message comes back to the parent; every child
 //!   is reaped.
-//! - [`queue`]: a socket of packets plus locks and counters in shared memory
-//!   that survive the death of a process holding them.
+//! - [`queue`]: a byte ring plus locks and counters in shared memory that
+//!   survive the death of a process holding them.
 //! - [`shared`]: `Lock`, `Semaphore`, `Value`, `Array` in shared memory
 //!   (`memfd` + `mmap`), locked by robust process-shared mutexes.
 //!
@@ -61,6 +61,7 @@ mod inherit;
 pub mod pipe;
 pub mod process;
 pub mod queue;
+mod ring;
 pub mod shared;
 mod shm;
 

@@ -109,8 +109,10 @@ impl Connection {
         if !self.writable {
             return Err(SendError::WrongDirection);
         }
-        let payload = frame::encode(value)?;
-        frame::write_frame(&self.file, &payload, self.max_message_len)
+        let payload = frame::encode_into(value, frame::buffer())?;
+        let sent = frame::write_frame(&self.file, &payload, self.max_message_len);
+        frame::recycle(payload);
+        sent
     }
 
     /// Receives one message and decodes it as a `T`. Blocks until a whole
@@ -138,7 +140,9 @@ impl Connection {
         if self.desynchronized {
             return Err(RecvError::Desynchronized);
         }
-        let result = frame::read_frame(&self.file, self.max_message_len);
+        // Only the ends of a socketpair both read and write.
+        let socket = self.writable;
+        let result = frame::read_frame_fd(&self.file, self.max_message_len, socket);
         if let Err(RecvError::TooLarge { .. }) = result {
             self.desynchronized = true;
         }

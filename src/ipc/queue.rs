@@ -17,20 +17,28 @@
 //!
 //! # How it works
 //!
-//! Python's queue is "a pipe plus a lock" (plus a semaphore for `maxsize`).
-//! Here:
+//! Python's queue is "a pipe plus a lock" (plus a semaphore for `maxsize`),
+//! and a feeder thread; every message costs it system calls on both sides.
+//! Here the whole queue is one region of shared memory (a `memfd`):
 //!
-//! - **The wire** is a `SOCK_SEQPACKET` socket pair: a receive takes one
-//!   whole packet or nothing, atomically. A message is cut into packets of at
-//!   most 64 KiB; the first is tagged `F` and carries the message's length,
-//!   the others are tagged `C`.
-//! - **Locks**: writers send all packets of a message under the write lock,
-//!   readers receive them under the read lock, so a message's packets are
-//!   contiguous and read by one reader. Both are robust process-shared
-//!   mutexes in shared memory: when a holder dies, the next locker is told.
+//! - **The wire** is a byte ring (256 KiB; see the `ring` module): a message
+//!   is copied in as a *record*, a 12-byte header (tag, bytes in this
+//!   record, bytes in the whole message) and the encoded bytes. A message
+//!   that does not fit the ring whole streams through it as a first record
+//!   tagged `F` and continuation records tagged `C`. A put or a get of a
+//!   small message is a copy and a few atomic operations: no system call
+//!   unless a side must sleep (it spins briefly first, then sleeps on a
+//!   futex word, and is woken only if it said it sleeps).
+//! - **Locks**: a writer copies all records of a message under the write
+//!   lock, a reader takes them under the read lock, so a message's records
+//!   are contiguous and read by one reader. Both are robust process-shared
+//!   mutexes in the same memory: when a holder dies, the next locker is told.
+//! - **Publication**: a writer makes a record visible with one store of the
+//!   ring's tail after copying it in; a reader frees it with one store of
+//!   the head after copying it out. A record is visible whole or not at all.
 //! - **`maxsize`** is a counting semaphore of free places in shared memory: a
-//!   put takes a place before sending; a get gives it back when it commits to
-//!   a message (after peeking at its first packet, just before receiving it).
+//!   put takes a place before writing; a get gives it back when it commits
+//!   to a message (when it has found its `F` record, before taking it).
 //! - **`JoinableQueue`** keeps a counter of unfinished tasks in shared memory
 //!   (a futex word: `join` sleeps on it).
 //!
@@ -40,24 +48,32 @@
 //! held forever, and every other consumer hangs. Here:
 //!
 //! - *a reader dies holding the read lock*: the next reader gets the lock.
-//!   If the dead reader had taken the first packets of a message, that
-//!   message is lost with it (as it would be had it died just after `get`);
-//!   its remaining `C` packets are recognised and skipped. Its place was
-//!   returned before it took the first packet.
+//!   A record the dead reader was copying out (the head not yet stored) is
+//!   still there and is read again. If the dead reader had consumed the
+//!   first records of a message, that message is lost with it (as it would
+//!   be had it died just after `get`); its remaining `C` records are
+//!   recognised and skipped. Its place was returned before it took the
+//!   first record.
 //! - *a writer dies (or a timed put gives up) in the middle of a message*:
-//!   a reader that waits for the rest notices that the write lock is free or
-//!   its owner dead, or sees the next message's `F` packet, and drops the
+//!   a record it was copying in (the tail not yet stored) is invisible and
+//!   gets overwritten. A reader that waits for the rest of a message notices
+//!   that the write lock is free or its owner dead and nothing more was
+//!   published, or meets the next message's `F` record, and drops the
 //!   partial message. The next holder of the write lock (a put, or that
 //!   reader) gives back the dead writer's place and task count; until then a
 //!   `JoinableQueue::join` still counts the lost message.
 //!
-//! Each bookkeeping step follows the system call it accounts for, ordered so
-//! that a process killed between the two leaves one place *too many* (the
-//! queue may then hold `maxsize + 1`), never one too few: the queue cannot
-//! wedge. The task counter of a `JoinableQueue` has one such window the other
-//! way: a producer killed between sending the last packet and clearing its
+//! Each bookkeeping step follows the store it accounts for, ordered so that
+//! a process killed between the two leaves one place *too many* (the queue
+//! may then hold `maxsize + 1`), never one too few: the queue cannot wedge.
+//! The task counter of a `JoinableQueue` has one such window the other way:
+//! a producer killed between publishing the last record and clearing its
 //! state gets its task uncounted, so a later `task_done` may report
 //! [`TaskDoneError`].
+//!
+//! Bytes in the ring that cannot be a record (only a process writing into
+//! the queue's memory by other means can put them there) are dropped by the
+//! reader that meets them, like orphan `C` records.
 //!
 //! # Producers and consumers in separate processes (the seed's program 7)
 //!
@@ -119,7 +135,6 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::mem::size_of;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::AtomicU32;
 // SeqCst: the counters here are few and cross processes; no hot path needs
 // weaker orderings.
@@ -131,48 +146,88 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::frame::{self, RecvError, SendError, DEFAULT_MAX_MESSAGE_LEN};
 use super::inherit;
-use super::pipe::wait_fd;
+use super::ring::{Ring, RingState};
 use super::shm::{futex_wait, futex_wake, Locked, RawSemaphore, RobustMutex, SharedMemory};
 
-/// The largest packet on the wire (tag and header included).
-const PACKET: usize = 64 << 10;
-/// The first packet of a message: tag, then the message length (u64 LE).
-const FIRST: u8 = b'F';
-/// Every other packet of a message: tag, then bytes.
-const CONTINUATION: u8 = b'C';
-const FIRST_HEADER: usize = 1 + 8;
+/// The ring's length unless configured.
+const DEFAULT_RING_LEN: usize = 256 << 10;
+/// The smallest ring.
+const MIN_RING_LEN: usize = 64;
+/// The largest ring (positions are `u32`, compared wrapping).
+const MAX_RING_LEN: usize = 1 << 30;
+/// Tag of the first record of a message.
+const FIRST: u32 = u32::from_le_bytes(*b"Fst!");
+/// Tag of every other record of a message.
+const CONTINUATION: u32 = u32::from_le_bytes(*b"Cnt!");
+/// A record's header: tag, bytes in this record, bytes in the whole message
+/// (0 in a `C` record); each a `u32` LE.
+const HEADER: usize = 12;
 /// How often a reader in the middle of a message checks that its writer is
 /// still there.
 const WRITER_CHECK: Duration = Duration::from_millis(50);
 /// The most a reader allocates ahead of the bytes it has received.
 const READ_AHEAD: u64 = 1 << 20;
 /// Marks shared memory that holds a queue.
-const MAGIC: u64 = u64::from_le_bytes(*b"synQueue");
+const MAGIC: u64 = u64::from_le_bytes(*b"synQueu2");
 
 /// Bits of `writer_state`: what the holder of the write lock has taken and
 /// not yet handed over to the wire.
 const HAS_PLACE: u32 = 1;
 const COUNTED: u32 = 2;
 
-/// The queue's state in shared memory.
+/// The queue's state in shared memory; the ring's bytes follow it, at
+/// [`ring_offset`]. What a side writes on every message sits on a cache
+/// line of its own ([`Line`]), so that the writer's process and the reader's
+/// do not take each other's lines for nothing.
 #[repr(C)]
 struct Shared {
-    magic: u64,
-    /// Held by a reader from the wait for a message to its last packet.
-    read_lock: RobustMutex,
-    /// Held by a writer from taking a place to its last packet.
-    write_lock: RobustMutex,
-    /// Free places when `maxsize > 0`.
-    places: RawSemaphore,
-    /// Puts not yet matched by a `task_done` (JoinableQueue only); `join`
-    /// sleeps on it.
-    unfinished: AtomicU32,
-    /// `HAS_PLACE | COUNTED` of the current writer, for repair after its death.
-    writer_state: AtomicU32,
     /// Immutable after creation.
+    magic: u64,
     maxsize: u32,
     joinable: u32,
     max_message_len: u64,
+    /// The ring's length in bytes (a power of two).
+    ring_len: u64,
+    /// Held by a reader from the wait for a message to its last record.
+    read_lock: Line<RobustMutex>,
+    /// Held by a writer from taking a place to its last record.
+    write_lock: Line<RobustMutex>,
+    /// `HAS_PLACE | COUNTED` of the current writer, for repair after its
+    /// death (stays 0 in an unbounded, non-joinable queue).
+    writer_state: Line<AtomicU32>,
+    /// Free places when `maxsize > 0`.
+    places: Line<RawSemaphore>,
+    /// Puts not yet matched by a `task_done` (JoinableQueue only); `join`
+    /// sleeps on it.
+    unfinished: Line<AtomicU32>,
+    /// The ring's positions.
+    ring: RingState,
+}
+
+/// A value alone on its cache line (two, for the adjacent-line prefetcher).
+#[repr(C, align(128))]
+struct Line<T>(T);
+
+impl<T> std::ops::Deref for Line<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Where the ring's bytes start in the mapping.
+fn ring_offset() -> usize {
+    size_of::<Shared>().next_multiple_of(4096)
+}
+
+/// A record's header, as read from the ring.
+struct Record {
+    tag: u32,
+    /// Bytes in this record, after the header.
+    len: u32,
+    /// Bytes in the whole message (`F` records).
+    total: u32,
 }
 
 /// Why a put failed.
@@ -274,81 +329,87 @@ impl From<io::Error> for GetError {
 /// `Sync`: threads of one process may share a handle (an `Arc<Queue<T>>`);
 /// the locks are per thread.
 pub struct Queue<T> {
+    /// The `Shared` state, then the ring's bytes.
     shm: SharedMemory,
-    /// The end every message is sent on.
-    tx: OwnedFd,
-    /// The end every message is received from.
-    rx: OwnedFd,
     _items: PhantomData<fn(T) -> T>,
+}
+
+/// Where a put stops for a test (see the hidden `put_pausing_*` methods).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PauseAt {
+    /// Once the first record is published.
+    AfterFirstRecord,
+    /// With record number `n` (from 0) copied into the ring, not published.
+    BeforePublishing(usize),
 }
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// A queue that holds at most `maxsize` messages (`0`: unbounded; then a
-    /// put still waits while the socket's buffer is full). Messages are at
-    /// most [`DEFAULT_MAX_MESSAGE_LEN`] bytes encoded.
+    /// put still waits while the ring is full). Messages are at most
+    /// [`DEFAULT_MAX_MESSAGE_LEN`] bytes encoded.
     pub fn new(maxsize: usize) -> io::Result<Self> {
-        Self::create(maxsize, DEFAULT_MAX_MESSAGE_LEN, false)
+        Self::create(maxsize, DEFAULT_MAX_MESSAGE_LEN, DEFAULT_RING_LEN, false)
     }
 
     /// Like [`new`](Queue::new), with another limit on an encoded message's
     /// length; every process holding the queue uses it.
     pub fn with_max_message_len(maxsize: usize, max_message_len: usize) -> io::Result<Self> {
-        Self::create(maxsize, max_message_len, false)
+        Self::create(maxsize, max_message_len, DEFAULT_RING_LEN, false)
     }
 
-    fn create(maxsize: usize, max_message_len: usize, joinable: bool) -> io::Result<Self> {
+    /// For tests of the ring's edges: a queue whose ring holds `ring_len`
+    /// bytes (rounded up to a power of two, at least 64).
+    #[doc(hidden)]
+    pub fn with_ring_len(maxsize: usize, ring_len: usize) -> io::Result<Self> {
+        Self::create(maxsize, DEFAULT_MAX_MESSAGE_LEN, ring_len, false)
+    }
+
+    fn create(
+        maxsize: usize,
+        max_message_len: usize,
+        ring_len: usize,
+        joinable: bool,
+    ) -> io::Result<Self> {
         let maxsize = u32::try_from(maxsize)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "maxsize is over u32::MAX"))?;
-        let shm = SharedMemory::create(c"synclings-queue", size_of::<Shared>())?;
+        let ring_len = ring_len
+            .clamp(MIN_RING_LEN, MAX_RING_LEN)
+            .next_power_of_two();
+        let shm = SharedMemory::create(c"synclings-queue", ring_offset() + ring_len)?;
         let shared = shm.as_ptr().cast::<Shared>();
-        // SAFETY: the fresh mapping is page-aligned, zeroed, large enough for
-        // a `Shared`, and not yet visible to any other thread or process.
+        // SAFETY: the fresh mapping is page-aligned, zeroed (an empty ring,
+        // zero counters), large enough for a `Shared` and the ring, and not
+        // yet visible to any other thread or process.
         unsafe {
-            RobustMutex::init(std::ptr::addr_of_mut!((*shared).read_lock))?;
-            RobustMutex::init(std::ptr::addr_of_mut!((*shared).write_lock))?;
+            RobustMutex::init(std::ptr::addr_of_mut!((*shared).read_lock.0))?;
+            RobustMutex::init(std::ptr::addr_of_mut!((*shared).write_lock.0))?;
             (*shared).places.set(maxsize);
             (*shared).maxsize = maxsize;
             (*shared).joinable = u32::from(joinable);
             (*shared).max_message_len = max_message_len.min(frame::MAX_FRAME_LEN) as u64;
+            (*shared).ring_len = ring_len as u64;
             (*shared).magic = MAGIC;
         }
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors socketpair writes.
-        let rc = unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: socketpair succeeded: two fresh descriptors that we own.
-        let (tx, rx) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         Ok(Queue {
             shm,
-            tx,
-            rx,
             _items: PhantomData,
         })
     }
 
     /// Puts `item` at the end, waiting while the queue is full.
     pub fn put(&self, item: &T) -> Result<(), PutError> {
-        self.put_until(item, None, || {})
+        self.put_until(item, None, None, || {})
     }
 
     /// Puts `item`, waiting at most `timeout` for room; [`PutError::Full`]
     /// then.
     pub fn put_timeout(&self, item: &T, timeout: Duration) -> Result<(), PutError> {
-        self.put_until(item, Some(Instant::now() + timeout), || {})
+        self.put_until(item, Some(Instant::now() + timeout), None, || {})
     }
 
     /// Puts `item` only if that needs no waiting (Python's `put_nowait`).
     pub fn try_put(&self, item: &T) -> Result<(), PutError> {
-        self.put_until(item, Some(Instant::now()), || {})
+        self.put_until(item, Some(Instant::now()), None, || {})
     }
 
     /// Takes the first message, waiting for one.
@@ -368,20 +429,35 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// For tests of a writer that dies mid-message: puts `item` like
-    /// [`put`](Queue::put), calling `pause` once the message's first packet
-    /// is sent (with the write lock held).
+    /// [`put`](Queue::put), calling `pause` once the message's first record
+    /// is published (with the write lock held).
     #[doc(hidden)]
     pub fn put_pausing_after_first_packet(
         &self,
         item: &T,
         pause: impl FnOnce(),
     ) -> Result<(), PutError> {
-        self.put_until(item, None, pause)
+        self.put_until(item, None, Some(PauseAt::AfterFirstRecord), pause)
+    }
+
+    /// For tests of a writer that dies while copying a record: puts `item`
+    /// like [`put`](Queue::put), calling `pause` once record number `record`
+    /// (from 0) of the message is copied into the ring but not yet published
+    /// (with the write lock held). Never pauses if the message has fewer
+    /// records.
+    #[doc(hidden)]
+    pub fn put_pausing_before_publishing(
+        &self,
+        item: &T,
+        record: usize,
+        pause: impl FnOnce(),
+    ) -> Result<(), PutError> {
+        self.put_until(item, None, Some(PauseAt::BeforePublishing(record)), pause)
     }
 
     /// For tests of a reader that dies mid-message: gets like
-    /// [`get`](Queue::get), calling `pause` once the message's first packet
-    /// is received (with the read lock held).
+    /// [`get`](Queue::get), calling `pause` once the message's first record
+    /// is taken (with the read lock held).
     #[doc(hidden)]
     pub fn get_pausing_after_first_packet(&self, pause: impl FnOnce()) -> Result<T, GetError> {
         self.get_until(None, pause)
@@ -391,9 +467,23 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         &self,
         item: &T,
         deadline: Option<Instant>,
+        pause_at: Option<PauseAt>,
         pause: impl FnOnce(),
     ) -> Result<(), PutError> {
-        let payload = frame::encode(item)?;
+        let payload = frame::encode_into(item, frame::buffer())?;
+        let result = self.put_bytes(&payload, deadline, pause_at, pause);
+        frame::recycle(payload);
+        result
+    }
+
+    /// Puts one encoded message; see `put_until`.
+    fn put_bytes(
+        &self,
+        payload: &[u8],
+        deadline: Option<Instant>,
+        pause_at: Option<PauseAt>,
+        pause: impl FnOnce(),
+    ) -> Result<(), PutError> {
         frame::check_len(payload.len(), self.max_message_len())?;
         let shared = self.shared();
         let _write = match shared.write_lock.lock(deadline)? {
@@ -415,104 +505,186 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             shared.unfinished.fetch_add(1, SeqCst);
             shared.writer_state.fetch_or(COUNTED, SeqCst);
         }
-        let mut header = [0u8; FIRST_HEADER];
-        header[0] = FIRST;
-        header[1..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-        let first = payload.len().min(PACKET - FIRST_HEADER);
-        if let Err(e) = send_packet(self.tx.as_fd(), &header, &payload[..first], deadline) {
-            // Nothing of the message is on the wire: undo everything.
-            self.repair_after_writer();
-            return Err(e);
-        }
-        // A reader now gives the place back when it commits to this message.
-        shared.writer_state.fetch_and(!HAS_PLACE, SeqCst);
-        pause();
-        for chunk in payload[first..].chunks(PACKET - 1) {
-            if let Err(e) = send_packet(self.tx.as_fd(), &[CONTINUATION], chunk, deadline) {
-                // Readers drop the partial message; uncount it.
-                self.repair_after_writer();
-                return Err(e);
+        let ring = self.ring();
+        let cap = ring.len() as usize - HEADER;
+        // A message that fits the ring goes in whole, as one record; a larger
+        // one streams, a record whenever a quarter of the ring is free.
+        let least = if payload.len() <= cap {
+            payload.len()
+        } else {
+            cap / 4
+        };
+        let mut pause = Some(pause);
+        let mut sent = 0;
+        let mut record = 0;
+        while record == 0 || sent < payload.len() {
+            let left = payload.len() - sent;
+            let need = (HEADER + left.min(least)) as u32;
+            let tail = ring.tail();
+            let mut head = ring.head();
+            while Ring::used(head, tail) > ring.len() - need {
+                if !ring.wait_consumed(head, deadline) {
+                    // Readers drop a partial message; uncount it (or undo
+                    // everything if nothing is on the wire yet).
+                    self.repair_after_writer();
+                    return Err(PutError::Full);
+                }
+                head = ring.head();
             }
+            let free = (ring.len() - Ring::used(head, tail)) as usize;
+            let n = left.min(free - HEADER);
+            let (tag, total) = if record == 0 {
+                (FIRST, payload.len() as u32)
+            } else {
+                (CONTINUATION, 0)
+            };
+            let mut header = [0u8; HEADER];
+            header[..4].copy_from_slice(&tag.to_le_bytes());
+            header[4..8].copy_from_slice(&(n as u32).to_le_bytes());
+            header[8..].copy_from_slice(&total.to_le_bytes());
+            ring.write(tail, &header);
+            ring.write(tail.wrapping_add(HEADER as u32), &payload[sent..sent + n]);
+            if pause_at == Some(PauseAt::BeforePublishing(record)) {
+                if let Some(pause) = pause.take() {
+                    pause();
+                }
+            }
+            ring.publish(tail.wrapping_add((HEADER + n) as u32));
+            sent += n;
+            if record == 0 {
+                // A reader now gives the place back when it commits to this
+                // message.
+                if shared.maxsize > 0 {
+                    shared.writer_state.fetch_and(!HAS_PLACE, SeqCst);
+                }
+                if pause_at == Some(PauseAt::AfterFirstRecord) {
+                    if let Some(pause) = pause.take() {
+                        pause();
+                    }
+                }
+            }
+            record += 1;
         }
-        shared.writer_state.store(0, SeqCst);
+        if shared.joinable != 0 {
+            shared.writer_state.store(0, SeqCst);
+        }
         Ok(())
     }
 
     fn get_until(&self, deadline: Option<Instant>, pause: impl FnOnce()) -> Result<T, GetError> {
         let shared = self.shared();
         // A dead previous reader needs no repair: its place was given back,
-        // and the rest of its message is skipped below.
+        // a record it was taking is still there, and the rest of its message
+        // is skipped below.
         let _read = match shared.read_lock.lock(deadline)? {
             Locked::Acquired(guard, _owner_died) => guard,
             Locked::TimedOut => return Err(GetError::Empty),
         };
-        let rx = self.rx.as_fd();
+        let ring = self.ring();
         let max = self.max_message_len();
-        let mut packet = vec![0u8; PACKET];
         let mut pause = Some(pause);
         'message: loop {
-            // Wait for the first packet of a message, skipping orphans.
-            loop {
-                if !wait_fd(rx, libc::POLLIN, deadline)? {
+            // Wait for the first record of a message, skipping orphans.
+            let (head, first) = loop {
+                let Some((head, record)) = self.next_record(deadline) else {
                     return Err(GetError::Empty);
+                };
+                if record.tag == FIRST && record.len <= record.total {
+                    break (head, record);
                 }
-                match peek_tag(rx)? {
-                    Some(FIRST) => break,
-                    Some(_) => {
-                        recv_packet(rx, &mut packet)?;
-                    }
-                    None => {}
-                }
-            }
+                // An orphan `C` record (its message's reader died), or garbage.
+                ring.consume(head.wrapping_add(HEADER as u32 + record.len));
+            };
             // Commit: give the place back first (a death between the two
             // steps leaves a place too many, never one too few).
             if shared.maxsize > 0 {
                 shared.places.release(1);
             }
-            let n = recv_packet(rx, &mut packet)?;
-            if n < FIRST_HEADER {
-                continue 'message;
-            }
-            let len = u64::from_le_bytes(packet[1..FIRST_HEADER].try_into().expect("8 bytes"));
+            let len = u64::from(first.total);
             if len > max as u64 {
-                // Its other packets are skipped by the next get.
+                ring.consume(head.wrapping_add(HEADER as u32 + first.len));
+                // Its other records are skipped by the next get.
                 return Err(RecvError::TooLarge { len, max }.into());
             }
-            let mut message = Vec::with_capacity(len.min(READ_AHEAD) as usize);
-            message.extend_from_slice(&packet[FIRST_HEADER..n]);
-            if let Some(pause) = pause.take() {
-                pause();
-            }
-            while (message.len() as u64) < len {
-                if !wait_fd(rx, libc::POLLIN, Some(Instant::now() + WRITER_CHECK))? {
-                    if self.writer_gone()? {
-                        continue 'message;
-                    }
-                    continue;
+            let mut message = frame::buffer();
+            message.reserve(len.min(READ_AHEAD) as usize);
+            let mut head = head;
+            let mut record = first;
+            loop {
+                ring.read_append(
+                    head.wrapping_add(HEADER as u32),
+                    record.len as usize,
+                    &mut message,
+                );
+                head = head.wrapping_add(HEADER as u32 + record.len);
+                ring.consume(head);
+                if let Some(pause) = pause.take() {
+                    pause();
                 }
-                match peek_tag(rx)? {
-                    Some(CONTINUATION) => {
-                        let n = recv_packet(rx, &mut packet)?;
-                        message.extend_from_slice(&packet[1..n]);
+                if message.len() as u64 == len {
+                    let item = frame::decode(&message).map_err(GetError::Recv);
+                    frame::recycle(message);
+                    return item;
+                }
+                // Wait for the next record of this message.
+                record = loop {
+                    match self.next_record(Some(Instant::now() + WRITER_CHECK)) {
+                        Some((_, r)) => break r,
+                        None => {
+                            if self.writer_gone()? {
+                                continue 'message;
+                            }
+                        }
                     }
-                    // The next message starts: this one was abandoned.
-                    Some(FIRST) => continue 'message,
-                    Some(_) => {
-                        recv_packet(rx, &mut packet)?;
-                        continue 'message;
-                    }
-                    None => {}
+                };
+                let left = len - message.len() as u64;
+                if record.tag != CONTINUATION || u64::from(record.len) > left {
+                    // The next message's `F` (this one was abandoned), or
+                    // garbage: drop this one.
+                    continue 'message;
                 }
             }
-            if message.len() as u64 != len {
-                continue 'message;
+        }
+    }
+
+    /// Waits for a record at the head (with the read lock held) and reads its
+    /// header; `None` if the deadline passed first. Bytes that cannot be a
+    /// record are dropped (all that is published: the reader cannot find
+    /// the next boundary in them).
+    fn next_record(&self, deadline: Option<Instant>) -> Option<(u32, Record)> {
+        let ring = self.ring();
+        loop {
+            let head = ring.head();
+            let tail = ring.tail();
+            let used = Ring::used(head, tail);
+            if used == 0 {
+                if !ring.wait_published(tail, deadline) {
+                    return None;
+                }
+                continue;
             }
-            return frame::decode(&message).map_err(GetError::Recv);
+            if used as usize >= HEADER && used <= ring.len() {
+                let mut header = [0u8; HEADER];
+                ring.read(head, &mut header);
+                let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().expect("4"));
+                let record = Record {
+                    tag: word(0),
+                    len: word(4),
+                    total: word(8),
+                };
+                if (record.tag == FIRST || record.tag == CONTINUATION)
+                    && record.len as usize <= used as usize - HEADER
+                {
+                    return Some((head, record));
+                }
+            }
+            ring.consume(tail);
         }
     }
 
     /// True if no writer will complete the message a reader is in the middle
-    /// of: the write lock is free (or its owner died) and nothing is waiting.
+    /// of: the write lock is free (or its owner died) and nothing more was
+    /// published.
     fn writer_gone(&self) -> io::Result<bool> {
         match self.shared().write_lock.lock(Some(Instant::now()))? {
             Locked::TimedOut => Ok(false),
@@ -520,11 +692,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 if owner_died {
                     self.repair_after_writer();
                 }
-                Ok(!wait_fd(
-                    self.rx.as_fd(),
-                    libc::POLLIN,
-                    Some(Instant::now()),
-                )?)
+                let ring = self.ring();
+                Ok(ring.head() == ring.tail())
             }
         }
     }
@@ -555,6 +724,28 @@ impl<T> Queue<T> {
         unsafe { &*self.shm.as_ptr().cast::<Shared>() }
     }
 
+    fn ring(&self) -> Ring<'_> {
+        let shared = self.shared();
+        // SAFETY: the mapping holds `ring_len` bytes at `ring_offset()`
+        // (checked when received), `ring_len` is a power of two (set by
+        // `create`, checked when received), and the mapping lives as long
+        // as `self`.
+        unsafe {
+            Ring::new(
+                &shared.ring,
+                self.shm.as_ptr().add(ring_offset()),
+                shared.ring_len as u32,
+            )
+        }
+    }
+
+    /// For tests: the ring's length in bytes, and the header each record
+    /// adds to the encoded message.
+    #[doc(hidden)]
+    pub fn ring_layout(&self) -> (usize, usize) {
+        (self.shared().ring_len as usize, HEADER)
+    }
+
     /// The queue's `maxsize` (`0`: unbounded).
     pub fn maxsize(&self) -> usize {
         self.shared().maxsize as usize
@@ -568,10 +759,8 @@ impl<T> Queue<T> {
     /// True if no message is waiting right now (a snapshot, like Python's
     /// `empty()`).
     pub fn is_empty(&self) -> bool {
-        !matches!(
-            wait_fd(self.rx.as_fd(), libc::POLLIN, Some(Instant::now())),
-            Ok(true)
-        )
+        let ring = self.ring();
+        ring.head() == ring.tail()
     }
 
     /// For tests: true if some thread or process holds the read lock (a
@@ -586,7 +775,7 @@ impl<T> Queue<T> {
 
     /// Counts one task done; wakes `join` when none is left.
     fn finish_task(&self) -> Result<(), TaskDoneError> {
-        let unfinished = &self.shared().unfinished;
+        let unfinished = &*self.shared().unfinished;
         let mut current = unfinished.load(SeqCst);
         loop {
             if current == 0 {
@@ -604,154 +793,33 @@ impl<T> Queue<T> {
     }
 }
 
-/// Peeks at the tag of the next packet; `None` if there is none yet.
-fn peek_tag(fd: BorrowedFd<'_>) -> io::Result<Option<u8>> {
-    let mut tag = 0u8;
-    loop {
-        // SAFETY: a one-byte buffer we own; MSG_PEEK leaves the packet queued.
-        let n = unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                (&mut tag as *mut u8).cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        match n {
-            1 => return Ok(Some(tag)),
-            // A zero-length packet: never sent by a queue; take it as garbage.
-            0 => return Ok(Some(0)),
-            _ => {
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::Interrupted => {}
-                    io::ErrorKind::WouldBlock => return Ok(None),
-                    _ => return Err(e),
-                }
-            }
-        }
-    }
-}
-
-/// Receives one whole packet into `buf`; returns its length.
-fn recv_packet(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is ours and writable for its length.
-        let n = unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
-/// Sends one packet made of `header` and `body`, waiting for room until
-/// `deadline`; [`PutError::Full`] if it passes.
-fn send_packet(
-    fd: BorrowedFd<'_>,
-    header: &[u8],
-    body: &[u8],
-    deadline: Option<Instant>,
-) -> Result<(), PutError> {
-    let mut iov = [
-        libc::iovec {
-            iov_base: header.as_ptr() as *mut libc::c_void,
-            iov_len: header.len(),
-        },
-        libc::iovec {
-            iov_base: body.as_ptr() as *mut libc::c_void,
-            iov_len: body.len(),
-        },
-    ];
-    loop {
-        // SAFETY: a zeroed msghdr is valid; we set its iovec array, which
-        // outlives the call and whose buffers are only read.
-        let sent = unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = iov.as_mut_ptr();
-            msg.msg_iovlen = iov.len() as _;
-            libc::sendmsg(
-                fd.as_raw_fd(),
-                &msg,
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if sent >= 0 {
-            // A packet socket sends all of it or nothing.
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        match e.kind() {
-            io::ErrorKind::Interrupted => {}
-            io::ErrorKind::WouldBlock => {
-                if !wait_fd(fd, libc::POLLOUT, deadline)? {
-                    return Err(PutError::Full);
-                }
-            }
-            _ => return Err(e.into()),
-        }
-    }
-}
-
-/// The parts of a queue handle that travel to a child.
-#[derive(Serialize, Deserialize)]
-struct Parts {
-    shm: SharedMemory,
-    #[serde(with = "inherit::fd")]
-    tx: OwnedFd,
-    #[serde(with = "inherit::fd")]
-    rx: OwnedFd,
-}
-
-/// `Parts`, borrowed: what a handle serializes (the same fields, in order).
-#[derive(Serialize)]
-struct PartsRef<'a> {
-    shm: &'a SharedMemory,
-    #[serde(with = "inherit::fd")]
-    tx: &'a OwnedFd,
-    #[serde(with = "inherit::fd")]
-    rx: &'a OwnedFd,
-}
-
 impl<T> Serialize for Queue<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        PartsRef {
-            shm: &self.shm,
-            tx: &self.tx,
-            rx: &self.rx,
-        }
-        .serialize(s)
+        self.shm.serialize(s)
     }
 }
 
 impl<'de, T> Deserialize<'de> for Queue<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let parts = Parts::deserialize(d)?;
-        if parts.shm.len() < size_of::<Shared>() {
-            return Err(serde::de::Error::custom(inherit::fail(
-                "the shared memory is too small for a queue".to_string(),
-            )));
+        let shm = SharedMemory::deserialize(d)?;
+        let fail = |why: &str| Err(serde::de::Error::custom(inherit::fail(why.to_string())));
+        if shm.len() < ring_offset() {
+            return fail("the shared memory is too small for a queue");
         }
         let queue = Queue {
-            shm: parts.shm,
-            tx: parts.tx,
-            rx: parts.rx,
+            shm,
             _items: PhantomData,
         };
-        if queue.shared().magic != MAGIC {
-            return Err(serde::de::Error::custom(inherit::fail(
-                "the shared memory does not hold a queue".to_string(),
-            )));
+        let shared = queue.shared();
+        if shared.magic != MAGIC {
+            return fail("the shared memory does not hold a queue");
+        }
+        let ring_len = shared.ring_len;
+        if !ring_len.is_power_of_two()
+            || ring_len > MAX_RING_LEN as u64
+            || (queue.shm.len() as u64) < ring_offset() as u64 + ring_len
+        {
+            return fail("the shared memory of the queue is too small for its ring");
         }
         Ok(queue)
     }
@@ -780,7 +848,7 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// A joinable queue holding at most `maxsize` messages (`0`: unbounded).
     pub fn new(maxsize: usize) -> io::Result<Self> {
         Ok(JoinableQueue {
-            queue: Queue::create(maxsize, DEFAULT_MAX_MESSAGE_LEN, true)?,
+            queue: Queue::create(maxsize, DEFAULT_MAX_MESSAGE_LEN, DEFAULT_RING_LEN, true)?,
         })
     }
 
@@ -806,7 +874,7 @@ impl<T> JoinableQueue<T> {
     }
 
     fn join_until(&self, deadline: Option<Instant>) -> bool {
-        let unfinished = &self.queue.shared().unfinished;
+        let unfinished = &*self.queue.shared().unfinished;
         loop {
             let current = unfinished.load(SeqCst);
             if current == 0 {
