@@ -20,5 +20,12 @@ python3 bench/python/queue_bench.py "${PY_MESSAGES:-100000}" | tee target/bench/
 # benches/ipc.rs (which `cargo bench` above ran).
 python3 bench/python/ipc_bench.py "${PY_IPC_SCALE:-$([ "${QUICK:-}" = 1 ] && echo 0.05 || echo 1)}" \
   | tee target/bench/python-ipc.jsonl
+# --- The IO-models lab (bench/lab.sh, ~7-15 more minutes; LAB=0 skips it) ---
+# Its wait bench ran with the others above; report.py renders its section
+# from target/bench/lab.json.
+if [ "${LAB:-1}" = 1 ]; then
+  LAB_QUICK="${QUICK:-}" LAB_SKIP_WAIT=1 LAB_NO_REPORT=1 bash bench/lab.sh
+fi
+# --- end of the lab ---
 python3 bench/report.py > BENCHMARKS.md
 cat BENCHMARKS.md

@@ -3,6 +3,7 @@
 //! ```text
 //! echo-bench [--addr 127.0.0.1:8080] [--connections N] [--size BYTES] [--pipeline K]
 //!            [--duration SECS] [--warmup SECS] [--threads T] [--exact] [--json]
+//!            [--server-pid PID]
 //! ```
 //!
 //! Opens N connections, spread over T threads that each drive theirs with a
@@ -16,9 +17,16 @@
 //! Prints a progress line on stderr every second, then requests per second,
 //! the p50/p99/p99.9 latency and the errors (a wrong reply, a connection
 //! closed or reset, a failed connect); `--json` prints the summary as one
-//! JSON line instead. The run is bounded: connecting gives up after 10 s,
+//! JSON line instead. The run is bounded: connecting gives up after 10 s
+//! plus 3 ms per connection,
 //! the load stops after warm-up + duration. Loopback addresses only.
 //! Exits 0 when every request succeeded.
+//!
+//! With `--server-pid PID` (the lab's driver, `bench/lab.py`), it also reads
+//! the server's CPU time (utime + stime of `/proc/PID/stat`, every thread)
+//! when the warm-up ends and when the measured window ends, and reports the
+//! difference (`server_cpu_s` in the JSON line): the server's CPU time per
+//! request is that ÷ `requests`.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -49,14 +57,19 @@ Loads an echo server on loopback and reports throughput and latency.
   --threads T         client threads (default: min(connections, cores))
   --exact             expect a byte-exact echo instead of uppercase
   --json              print the summary as one JSON line
+  --server-pid PID    also report that process's CPU time over the measured window
   -h, --help          this help
 ";
 
 /// Largest `size × pipeline`: the request bytes one connection may have in
 /// flight (one shared buffer holds them).
 const MAX_IN_FLIGHT_BYTES: usize = 64 << 20;
-/// Time allowed to open every connection.
+/// Time allowed to open every connection: this, plus
+/// [`CONNECT_PER_CONNECTION`] each (10 000 connections from one thread take
+/// seconds when other programs hold many ports).
 const CONNECT_BUDGET: Duration = Duration::from_secs(10);
+/// See [`CONNECT_BUDGET`].
+const CONNECT_PER_CONNECTION: Duration = Duration::from_millis(3);
 
 /// The command line.
 #[derive(Clone, Debug)]
@@ -70,6 +83,8 @@ struct Options {
     threads: usize,
     mode: EchoMode,
     json: bool,
+    /// The server process whose CPU time is read over the measured window.
+    server_pid: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -108,6 +123,8 @@ struct Summary {
     latency: Histogram,
     /// The measured window's actual length.
     elapsed: Duration,
+    /// The server's CPU time over the measured window (`--server-pid`).
+    server_cpu: Option<Duration>,
 }
 
 fn run(options: &Options) -> Summary {
@@ -134,7 +151,8 @@ fn run(options: &Options) -> Summary {
 
     let progress = Arc::new(Progress::default());
     let ready = Arc::new(Barrier::new(options.threads + 1));
-    let connect_deadline = Instant::now() + CONNECT_BUDGET;
+    let connect_deadline =
+        Instant::now() + CONNECT_BUDGET + CONNECT_PER_CONNECTION * options.connections as u32;
     let workers: Vec<_> = (0..options.threads)
         .map(|t| {
             let mine = (t..options.connections).step_by(options.threads).count();
@@ -160,6 +178,9 @@ fn run(options: &Options) -> Summary {
     ready.wait();
     let start = Instant::now();
     let end = start + options.warmup + options.duration;
+    let sampler = options
+        .server_pid
+        .map(|pid| sample_cpu(pid, start + options.warmup, end));
     let mut last = (start, 0);
     // A progress line at every whole second of the run (the last one at
     // `end` when the run lasts whole seconds).
@@ -191,7 +212,34 @@ fn run(options: &Options) -> Summary {
         total.latency.merge(&part.latency);
         total.elapsed = total.elapsed.max(part.elapsed);
     }
+    total.server_cpu = sampler.and_then(|s| s.join().ok().flatten());
     total
+}
+
+/// Reads the CPU time of process `pid` at `from` and at `to` (on a thread of
+/// its own, so that the progress lines do not delay it) and returns the
+/// difference; `None` if `/proc/PID/stat` could not be read.
+fn sample_cpu(pid: u32, from: Instant, to: Instant) -> std::thread::JoinHandle<Option<Duration>> {
+    std::thread::spawn(move || {
+        std::thread::sleep(from.saturating_duration_since(Instant::now()));
+        let before = process_cpu(pid);
+        std::thread::sleep(to.saturating_duration_since(Instant::now()));
+        let after = process_cpu(pid);
+        Some(after?.saturating_sub(before?))
+    })
+}
+
+/// utime + stime of process `pid` (all its threads, those that ended too).
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from its `)`.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Safety: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = u64::try_from(hz).ok().filter(|&hz| hz > 0)?;
+    Some(Duration::from_nanos(ticks * 1_000_000_000 / hz))
 }
 
 /// One thread's share of the load; shared, read-only parts.
@@ -334,15 +382,22 @@ impl Load<'_> {
     }
 
     fn connect(&self, deadline: Instant) -> io::Result<TcpStream> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "out of connect time",
-            ));
-        }
-        let stream =
-            TcpStream::connect_timeout(&self.options.addr, left.min(Duration::from_secs(5)))?;
+        // A connect that times out (a full accept queue drops SYNs) is tried
+        // again until the deadline.
+        let stream = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "out of connect time",
+                ));
+            }
+            match TcpStream::connect_timeout(&self.options.addr, left.min(Duration::from_secs(5))) {
+                Ok(stream) => break stream,
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => continue,
+                Err(e) => return Err(e),
+            }
+        };
         stream.set_nodelay(true)?;
         stream.set_nonblocking(true)?;
         Ok(stream)
@@ -469,12 +524,26 @@ impl Summary {
             us(self.latency.max())
         );
         println!("errors    {}", self.errors);
+        if let Some(cpu) = self.server_cpu {
+            println!(
+                "server    {:.3} s CPU = {:.2} us per request",
+                cpu.as_secs_f64(),
+                self.server_cpu_per_request_us().unwrap_or(0.0)
+            );
+        }
+    }
+
+    /// The server's CPU µs per measured request (`--server-pid`).
+    fn server_cpu_per_request_us(&self) -> Option<f64> {
+        let cpu = self.server_cpu?;
+        (self.requests > 0).then(|| cpu.as_secs_f64() * 1e6 / self.requests as f64)
     }
 
     fn json(&self, options: &Options) -> String {
         let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let null = || "null".to_owned();
         format!(
-            "{{\"connections\":{},\"size\":{},\"pipeline\":{},\"threads\":{},\"duration_s\":{:.3},\"requests\":{},\"req_per_s\":{:.1},\"p50_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"max_us\":{:.1},\"errors\":{}}}",
+            "{{\"connections\":{},\"size\":{},\"pipeline\":{},\"threads\":{},\"duration_s\":{:.3},\"requests\":{},\"req_per_s\":{:.1},\"p50_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"max_us\":{:.1},\"errors\":{},\"server_cpu_s\":{},\"server_cpu_us_per_req\":{}}}",
             options.connections,
             options.size,
             options.pipeline,
@@ -486,7 +555,11 @@ impl Summary {
             us(self.latency.percentile(0.99)),
             us(self.latency.percentile(0.999)),
             us(self.latency.max()),
-            self.errors
+            self.errors,
+            self.server_cpu
+                .map_or_else(null, |c| format!("{:.3}", c.as_secs_f64())),
+            self.server_cpu_per_request_us()
+                .map_or_else(null, |c| format!("{c:.3}")),
         )
     }
 }
@@ -593,6 +666,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         threads: 0,
         mode: EchoMode::Upper,
         json: false,
+        server_pid: None,
     };
     let mut args = args;
     // `--flag=value` or `--flag value`.
@@ -614,6 +688,13 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--warmup" => options.warmup = seconds(&flag, &value()?, true)?,
             "--exact" => options.mode = EchoMode::Exact,
             "--json" => options.json = true,
+            "--server-pid" => {
+                let v = value()?;
+                options.server_pid = Some(
+                    v.parse()
+                        .map_err(|_| format!("--server-pid expects a process id, got {v:?}"))?,
+                );
+            }
             _ => {
                 return Err(format!(
                     "unknown option {:?}",

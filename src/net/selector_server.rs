@@ -18,9 +18,10 @@
 //! next idle deadline; a shutdown wakes the wait through the selector's
 //! [`Notifier`](crate::selector::Notifier).
 //!
-//! Cost: two system calls per request at best (`epoll_wait`, then `read`
-//! and `write`; a `epoll_ctl` only when the interest changes); with an idle
-//! timeout, polling arms a timerfd before each wait. No thread per
+//! Cost: two system calls per request at best (`read` and `write`, plus a
+//! share of one `epoll_wait`; a `epoll_ctl` only when the interest
+//! changes). The idle timeout costs no system call: the time to the next
+//! idle deadline is the wait's timeout. No thread per
 //! connection: an idle connection costs its socket and a few hundred bytes
 //! (its slot, its selector key, its idle-timer entry; no buffer).
 //! One core at most: [`selector_per_core`](super::selector_per_core) uses

@@ -1,0 +1,311 @@
+"""The IO-models lab's driver (run by bench/lab.sh): every echo server at
+1, 10, 100, 1 000 and 10 000 connections, then 10 000 idle connections.
+
+For each server and connection count, for each repetition (a fresh server
+each time):
+
+1. start the server pinned to CPU 1 (`taskset -c 1`), read its address from
+   the `listening on ADDR` line it prints first;
+2. run `echo-bench` pinned to CPU 0 (one client thread, 64-byte requests,
+   one in flight per connection) with `--server-pid`: it reads the server's
+   utime + stime (/proc/PID/stat) when its warm-up ends and when its measured
+   window ends, so the server CPU time per request covers exactly the
+   measured requests;
+3. read the server's VmHWM (peak resident memory) from /proc/PID/status,
+   then stop it (SIGTERM, SIGKILL after 5 s).
+
+The idle test: a fresh server, its VmRSS with no connection; 10 000
+connections opened by this process and left idle; once the server holds
+them all (its /proc/PID/fd count), its VmRSS again: memory per connection =
+(RSS with 10 000 - RSS with 0) / 10 000.
+
+Writes every measurement to target/bench/lab.json; `report.py` renders it.
+The soft RLIMIT_NOFILE is raised to the hard one first (children inherit
+it). Environment: LAB_QUICK=1 a smoke run (1 repetition, short windows);
+LAB_SERVERS=a,b and LAB_CONNECTIONS=1,10 restrict the run; LAB_REPS,
+LAB_DURATION, LAB_WARMUP override the defaults.
+"""
+import datetime
+import json
+import os
+import pathlib
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release"
+OUT = ROOT / "target" / "bench"
+
+QUICK = os.environ.get("LAB_QUICK") == "1"
+CONNECTIONS = [1, 10, 100, 1000, 10000]
+IDLE_CONNECTIONS = 10000
+#: Threads of the thread-pool model: a fixed pool serves that many
+#: connections at once, the others wait unanswered.
+POOL_WORKERS = 128
+#: select(2)'s limit.
+FD_SETSIZE = 1024
+SERVER_CPU = "1"
+CLIENT_CPU = "0"
+
+
+def echo_server(model, *extra):
+    return [str(BIN / "echo-server"), "--model", model, "--addr", "127.0.0.1:0",
+            "--max-connections", "20000", *extra]
+
+
+#: name -> (command, what it is)
+SERVERS = {
+    "blocking": (echo_server("blocking"), "synclings: a thread per connection"),
+    "threadpool": (echo_server("threadpool", "--workers", str(POOL_WORKERS)),
+                   f"synclings: a pool of {POOL_WORKERS} threads"),
+    "busypoll": (echo_server("busypoll"), "synclings: non-blocking sockets polled in a loop"),
+    "selector": (echo_server("selector"), "synclings: one thread, epoll `Selector`"),
+    "selector-per-core": (echo_server("selector-per-core", "--workers", "1"),
+                          "synclings: a selector per core (1 core given: 1 worker)"),
+    "select": (echo_server("select"), "synclings: raw select(2)"),
+    "poll": (echo_server("poll"), "synclings: raw poll(2)"),
+    "tokio": ([str(BIN / "tokio-echo"), "0"], "tokio current-thread, a task per connection"),
+    "floor": ([str(BIN / "floor-echo"), "0"], "bare epoll_wait + read + write (the floor)"),
+    "python": ([sys.executable, str(ROOT / "bench" / "python" / "selectors_echo.py"), "0", "4096"],
+               "the seed's Python `selectors` server"),
+}
+
+
+def not_applicable(server, connections):
+    """Why a cell cannot be measured, or None."""
+    # 1 000 connections fit (descriptors ~10..1010); 10 000 cannot.
+    if server == "select" and connections + 16 > FD_SETSIZE:
+        return f"select(2) watches descriptors below FD_SETSIZE = {FD_SETSIZE} only"
+    if server == "threadpool" and connections > POOL_WORKERS:
+        return f"a pool of {POOL_WORKERS} threads: the other connections wait unanswered"
+    return None
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def proc_status(pid):
+    """{'VmHWM': kB, 'VmRSS': kB} of a live process."""
+    out = {}
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                out[key] = int(value.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
+
+
+class Server:
+    """A server process pinned to SERVER_CPU, stdout to a file."""
+
+    def __init__(self, name):
+        self.name = name
+        cmd, _ = SERVERS[name]
+        OUT.mkdir(parents=True, exist_ok=True)
+        self.log = open(OUT / f"lab-server-{name}.log", "w+")
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, *cmd], stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.addr = self._wait_listening()
+
+    def _wait_listening(self):
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            self.log.seek(0)
+            for line in self.log.read().splitlines():
+                if line.startswith("listening on "):
+                    return line.split()[-1]
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start")
+
+    @property
+    def pid(self):
+        # taskset execs the server: same pid.
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def run_cell(name, connections, duration, warmup):
+    """One repetition: a fresh server, one echo-bench run."""
+    server = Server(name)
+    try:
+        cmd = ["taskset", "-c", CLIENT_CPU, str(BIN / "echo-bench"), "--addr", server.addr,
+               "--connections", str(connections), "--threads", "1", "--size", "64",
+               "--duration", str(duration), "--warmup", str(warmup), "--json",
+               "--server-pid", str(server.pid)]
+        budget = duration + warmup + 60 + 0.003 * connections
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=budget)
+        status = proc_status(server.pid)
+        lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
+        if not lines:
+            return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+        row = json.loads(lines[-1])
+        # What went wrong, if anything: the distinct error lines.
+        seen = []
+        for l in done.stderr.splitlines():
+            if l.startswith("echo-bench:") and l not in seen:
+                seen.append(l)
+        if seen:
+            row["error_lines"] = seen[:3]
+        row["vm_hwm_kb"] = status.get("VmHWM")
+        row["vm_rss_kb"] = status.get("VmRSS")
+        return row
+    except subprocess.TimeoutExpired:
+        return {"error": "echo-bench did not finish"}
+    finally:
+        server.stop()
+
+
+def idle_test(name, count):
+    """RSS per idle connection (kB), or an error string."""
+    server = Server(name)
+    socks = []
+    try:
+        time.sleep(0.2)
+        base_fds = fd_count(server.pid)
+        rss0 = proc_status(server.pid).get("VmRSS")
+        host, port = server.addr.rsplit(":", 1)
+        deadline = time.monotonic() + 60
+        for _ in range(count):
+            s = socket.create_connection((host, int(port)), timeout=5)
+            socks.append(s)
+            if time.monotonic() > deadline:
+                return {"error": "connecting took too long"}
+        # Wait until the server has accepted (and registered) them all.
+        while fd_count(server.pid) < base_fds + count:
+            if time.monotonic() > deadline or server.proc.poll() is not None:
+                return {"error": f"the server holds {fd_count(server.pid) - base_fds} of {count}"}
+            time.sleep(0.05)
+        time.sleep(0.3)  # let a thread-per-connection server's threads start
+        rss1 = proc_status(server.pid).get("VmRSS")
+        return {"rss0_kb": rss0, "rss_kb": rss1, "connections": count,
+                "per_conn_bytes": (rss1 - rss0) * 1024 / count}
+    finally:
+        for s in socks:
+            s.close()
+        server.stop()
+
+
+def main():
+    nofile = raise_nofile()
+    servers = os.environ.get("LAB_SERVERS", ",".join(SERVERS)).split(",")
+    counts = [int(c) for c in os.environ.get(
+        "LAB_CONNECTIONS", ",".join(map(str, CONNECTIONS))).split(",")]
+    duration_env = os.environ.get("LAB_DURATION")
+
+    def duration_for(connections):
+        if duration_env:
+            return float(duration_env)
+        if QUICK:
+            return 0.5
+        return 1.0 if connections <= 100 else 1.5
+
+    warmup = float(os.environ.get("LAB_WARMUP", "0.2" if QUICK else "0.5"))
+    reps_env = os.environ.get("LAB_REPS")
+
+    def reps_for(connections):
+        if reps_env:
+            return int(reps_env)
+        if QUICK:
+            return 1
+        return 5 if connections <= 100 else 3
+
+    t0 = time.monotonic()
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "quick": QUICK, "duration_s": {c: duration_for(c) for c in counts}, "warmup_s": warmup,
+        "nofile": nofile,
+        "loadavg_start": open("/proc/loadavg").read().split()[:3],
+        "servers": {n: SERVERS[n][1] for n in servers},
+        "connections": counts, "cells": {}, "idle": {},
+    }
+    # Repetitions interleave the servers (rep 1 of each, then rep 2 of each...)
+    # so that a burst of load from other programs hits every server alike.
+    for connections in counts:
+        live = []
+        for name in servers:
+            key = f"{name}/{connections}"
+            why = not_applicable(name, connections)
+            if why:
+                result["cells"][key] = {"na": why}
+                print(f"lab: {key}: n/a ({why})", file=sys.stderr)
+            else:
+                result["cells"][key] = {"runs": []}
+                live.append(name)
+        for _ in range(reps_for(connections)):
+            for name in live:
+                try:
+                    run = run_cell(name, connections, duration_for(connections), warmup)
+                except RuntimeError as e:
+                    run = {"error": str(e)}
+                result["cells"][f"{name}/{connections}"]["runs"].append(run)
+        for name in live:
+            key = f"{name}/{connections}"
+            runs = result["cells"][key]["runs"]
+            ok = [r for r in runs if "error" not in r and r.get("errors") == 0]
+            if ok:
+                print(f"lab: {key}: {statistics.median(r['req_per_s'] for r in ok):.0f} req/s, "
+                      f"{statistics.median(r['server_cpu_us_per_req'] or 0 for r in ok):.2f} us CPU/req, "
+                      f"{len(runs) - len(ok)} failed runs", file=sys.stderr)
+            else:
+                print(f"lab: {key}: failed: {runs[-1]}", file=sys.stderr)
+    def idle_reps(name):
+        # 3 for the target (selector) and the peers; 1 for the other models,
+        # slow to accept 10 000 (busy-poll and poll scan every connection).
+        if QUICK or name not in ("selector", "tokio", "python", "floor"):
+            return 1
+        return 3
+
+    for name in servers:
+        if name == "threadpool" or (name == "select" and IDLE_CONNECTIONS > FD_SETSIZE):
+            result["idle"][name] = {"na": not_applicable(name, IDLE_CONNECTIONS)}
+            continue
+        runs = []
+        for _ in range(idle_reps(name)):
+            try:
+                runs.append(idle_test(name, IDLE_CONNECTIONS))
+            except (OSError, RuntimeError) as e:
+                runs.append({"error": str(e)})
+        result["idle"][name] = {"runs": runs}
+        ok = [r["per_conn_bytes"] for r in runs if "per_conn_bytes" in r]
+        print(f"lab: idle {name}: "
+              + (f"{statistics.median(ok):.0f} B per connection" if ok else f"failed: {runs}"),
+              file=sys.stderr)
+    result["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    result["elapsed_s"] = round(time.monotonic() - t0, 1)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "lab.json").write_text(json.dumps(result, indent=1))
+    print(f"lab: done in {result['elapsed_s']} s: target/bench/lab.json", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

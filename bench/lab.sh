@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The IO-models lab: every echo server (the 7 synclings models, tokio
+# current-thread, the system-call floor, the seed's Python server) at 1, 10,
+# 100, 1 000 and 10 000 connections, 10 000 idle connections, and the cost of
+# one select/poll/epoll wait; writes the "IO models lab" section of
+# BENCHMARKS.md (the other sections are left as they are).
+#   bash bench/lab.sh              # ~7 minutes on 2 cores (measured; longer under load)
+#   LAB_QUICK=1 bash bench/lab.sh  # a smoke run (~3 minutes; numbers not meaningful)
+# Options (environment): LAB_SERVERS=selector,floor LAB_CONNECTIONS=1,100
+# restrict the run; LAB_REPS, LAB_DURATION, LAB_WARMUP override the defaults;
+# LAB_SKIP_WAIT=1 reuses the criterion results of the wait bench (run.sh ran
+# it); LAB_NO_REPORT=1 leaves BENCHMARKS.md alone (run.sh renders it).
+# See bench/lab.py for the method.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p target/bench
+cargo build --release -p synclings -p synclings-bench --bins
+if [ "${LAB_SKIP_WAIT:-}" != 1 ]; then
+  # ~20 s: its groups set their own (short) times.
+  cargo bench -p synclings-bench --bench wait 2>&1 | tee target/bench/wait.log
+fi
+python3 bench/lab.py
+if [ "${LAB_NO_REPORT:-}" != 1 ]; then
+  python3 bench/report.py --lab-splice BENCHMARKS.md
+  python3 bench/report.py --lab-only
+fi
