@@ -46,8 +46,9 @@
 //! - **Invariant**: `done <= pushed`; a bounded storage holds at most
 //!   `maxsize` items; a registered sleeper re-checks its predicate after
 //!   registering and before each sleep.
-//! - **Wait loop**: try; then spin, and yield about as long as a wake-up
-//!   costs (through `sync::Backoff`), retrying; then lock, register and
+//! - **Wait loop**: try; then spin and yield a little, retrying (through
+//!   `sync::Backoff`; one patient thread per side gets a second round, the
+//!   others park sooner, see `sync::PatientSlot`); then lock, register and
 //!   loop "re-check, sleep", leaving on success, on shutdown, or once the
 //!   deadline passed (after one last re-check). A timed call computes its
 //!   deadline once.
@@ -59,8 +60,7 @@
 //!   once, and the woken thread registers again only if it must sleep again:
 //!   so while a woken thread is on its way back to a CPU, the puts and gets
 //!   that follow do not take the lock to notify it over and over (as
-//!   crossbeam's waker lists do; the old "sleeper unregisters itself" rule
-//!   cost mpmc at capacity 1 most of its throughput).
+//!   crossbeam's waker lists do).
 //! - **No lost wake-up**: a sleeper *registers, then re-checks*; a waker
 //!   *changes the storage, then reads the count*. The two middle steps are
 //!   ordered, so one side sees the other. In the ring both are
@@ -135,7 +135,7 @@ use crate::sync::atomic::{AtomicU64, AtomicUsize};
 // CAS validates. Acquire for a `done` snapshot: see `unfinished`.
 use crate::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use crate::sync::{
-    Backoff, CachePadded, Condvar, Duration, Instant, Mutex, MutexGuard, PatientSlot, PARK_PATIENCE,
+    Backoff, CachePadded, Condvar, Duration, Instant, Mutex, MutexGuard, PatientSlot,
 };
 
 /// The largest bound kept in a lock-free ring (allocated up front); a larger
@@ -423,9 +423,9 @@ struct Engine<S> {
     /// Who sleeps. Padded: read by every put and get, written only by
     /// sleepers, so it stays in every core's cache.
     sleepers: CachePadded<Sleepers>,
-    /// The one putter (and the one getter) that may yield for
-    /// `PARK_PATIENCE` before parking; the others park once spinning stops
-    /// paying (see `sync::PatientSlot`). Touched only by blocked calls.
+    /// The one putter (and the one getter) that spins and yields a second
+    /// round before parking; the others park after one round (see
+    /// `sync::PatientSlot`). Touched only by blocked calls.
     patient: CachePadded<[PatientSlot; 2]>,
     /// `task_done` calls plus items dropped by an immediate shutdown; never
     /// above `storage.pushed()`. Padded: written by consumers only.
@@ -464,8 +464,8 @@ impl<S: Storage> Engine<S> {
     }
 
     fn put(&self, mut item: S::Item, wait: Wait) -> Result<(), PutError<S::Item>> {
-        // Try, then spin and yield a while retrying; longer for the one
-        // patient putter.
+        // Try, then spin and yield a little while retrying (crossbeam's
+        // backoff); a second round for the one patient putter.
         let mut backoff = Backoff::new();
         let mut patient = None;
         loop {
@@ -488,7 +488,7 @@ impl<S: Storage> Engine<S> {
                 if patient.is_none() {
                     break;
                 }
-                backoff = Backoff::with_patience(PARK_PATIENCE);
+                backoff = Backoff::new();
             }
             backoff.snooze();
         }
@@ -524,8 +524,8 @@ impl<S: Storage> Engine<S> {
     }
 
     fn get(&self, wait: Wait) -> Result<S::Item, GetError> {
-        // Try, then spin and yield a while retrying; longer for the one
-        // patient getter.
+        // Try, then spin and yield a little while retrying (crossbeam's
+        // backoff); a second round for the one patient getter.
         let mut backoff = Backoff::new();
         let mut patient = None;
         loop {
@@ -546,7 +546,7 @@ impl<S: Storage> Engine<S> {
                 if patient.is_none() {
                     break;
                 }
-                backoff = Backoff::with_patience(PARK_PATIENCE);
+                backoff = Backoff::new();
             }
             backoff.snooze();
         }
