@@ -30,6 +30,8 @@
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/limits.rs"]
+mod limits;
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -92,7 +94,7 @@ fn main() -> ExitCode {
         Ok(options) => options,
         Err(code) => return code,
     };
-    raise_descriptor_limit();
+    limits::raise_descriptor_limit();
     let summary = run(&options);
     if options.json {
         println!("{}", summary.json(&options));
@@ -742,23 +744,6 @@ fn seconds(flag: &str, v: &str, zero_ok: bool) -> Result<Duration, String> {
             "{flag} expects a number of seconds{} up to 86400, got {v:?}",
             if zero_ok { "" } else { " above 0" }
         )),
-    }
-}
-
-/// Raises the soft limit on open descriptors to the hard limit, for
-/// thousands of connections.
-fn raise_descriptor_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // Safety: `limit` is a valid, writable rlimit struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0
-        && limit.rlim_cur < limit.rlim_max
-    {
-        limit.rlim_cur = limit.rlim_max;
-        // Safety: `limit` is a valid rlimit struct; failure is harmless.
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
     }
 }
 

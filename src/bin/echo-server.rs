@@ -12,6 +12,8 @@
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/limits.rs"]
+mod limits;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
@@ -63,7 +65,7 @@ fn run(Options { model, config }: Options) -> Result<(), String> {
     // inherits the blocked mask and only the signal thread receives them.
     let shutdown = Shutdown::new();
     signals::forward_to(shutdown.clone()).map_err(|e| format!("cannot set up signals: {e}"))?;
-    raise_descriptor_limit();
+    limits::raise_descriptor_limit();
     let listener = TcpListener::bind(config.addr)
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     raise_backlog(&listener);
@@ -181,24 +183,6 @@ fn positive(flag: &str, v: &str) -> Result<usize, String> {
     match number(flag, v)? {
         0 => Err(format!("{flag} must be at least 1")),
         n => Ok(n),
-    }
-}
-
-/// Raises the soft limit on open descriptors to the hard limit, so that
-/// `--max-connections` in the thousands is not cut short by `EMFILE`
-/// (which the servers survive, but by pausing).
-fn raise_descriptor_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // Safety: `limit` is a valid, writable rlimit struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0
-        && limit.rlim_cur < limit.rlim_max
-    {
-        limit.rlim_cur = limit.rlim_max;
-        // Safety: `limit` is a valid rlimit struct; failure is harmless.
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
     }
 }
 
