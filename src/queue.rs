@@ -135,7 +135,7 @@ use crate::sync::atomic::{AtomicU64, AtomicUsize};
 // CAS validates. Acquire for a `done` snapshot: see `unfinished`.
 use crate::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use crate::sync::{
-    Backoff, CachePadded, Condvar, Duration, Instant, Mutex, MutexGuard, PatientSlot,
+    Backoff, CachePadded, Condvar, Duration, Instant, Mutex, MutexGuard, PatientSlot, PatientTurn,
 };
 
 /// The largest bound kept in a lock-free ring (allocated up front); a larger
@@ -416,6 +416,44 @@ struct Wakeups {
     putters: usize,
 }
 
+/// The spin phase of a blocked put or get: crossbeam's short backoff (spin,
+/// then a few yields), and a second round for the thread that holds its
+/// side's patient turn (see `sync::PatientSlot`). Dropping it gives the turn
+/// back.
+struct Spin<'a> {
+    backoff: Backoff,
+    /// This side's patient turn.
+    slot: &'a PatientSlot,
+    /// Held during the second round.
+    turn: Option<PatientTurn<'a>>,
+}
+
+impl<'a> Spin<'a> {
+    fn new(slot: &'a PatientSlot) -> Self {
+        Spin {
+            backoff: Backoff::new(),
+            slot,
+            turn: None,
+        }
+    }
+
+    /// Waits a little before the next try; false once it is time to park.
+    fn again(&mut self) -> bool {
+        if self.backoff.is_completed() {
+            if self.turn.is_some() {
+                return false;
+            }
+            self.turn = self.slot.try_claim();
+            if self.turn.is_none() {
+                return false;
+            }
+            self.backoff = Backoff::new();
+        }
+        self.backoff.snooze();
+        true
+    }
+}
+
 /// The engine shared by the three flavours.
 struct Engine<S> {
     /// The items.
@@ -464,10 +502,9 @@ impl<S: Storage> Engine<S> {
     }
 
     fn put(&self, mut item: S::Item, wait: Wait) -> Result<(), PutError<S::Item>> {
-        // Try, then spin and yield a little while retrying (crossbeam's
-        // backoff); a second round for the one patient putter.
-        let mut backoff = Backoff::new();
-        let mut patient = None;
+        // Try, then spin and yield a little while retrying; a second round
+        // for the one patient putter.
+        let mut spin = Spin::new(&self.patient[0]);
         loop {
             match self.storage.try_push(item) {
                 Ok(()) => {
@@ -480,19 +517,12 @@ impl<S: Storage> Engine<S> {
                 }
                 Err(Refused::Full(back) | Refused::Busy(back)) => item = back,
             }
-            if backoff.is_completed() {
-                if patient.is_some() {
-                    break;
-                }
-                patient = self.patient[0].try_claim();
-                if patient.is_none() {
-                    break;
-                }
-                backoff = Backoff::new();
+            if !spin.again() {
+                break;
             }
-            backoff.snooze();
         }
-        drop(patient);
+        // Parking: the patient turn (if this thread had it) is free again.
+        drop(spin);
         // Loop "register, re-check, sleep, account for the wake-up" (a
         // `try_put` only re-checks).
         let mut guard = self.lock.lock();
@@ -524,10 +554,9 @@ impl<S: Storage> Engine<S> {
     }
 
     fn get(&self, wait: Wait) -> Result<S::Item, GetError> {
-        // Try, then spin and yield a little while retrying (crossbeam's
-        // backoff); a second round for the one patient getter.
-        let mut backoff = Backoff::new();
-        let mut patient = None;
+        // Try, then spin and yield a little while retrying; a second round
+        // for the one patient getter.
+        let mut spin = Spin::new(&self.patient[1]);
         loop {
             match self.storage.try_pop() {
                 Ok(item) => {
@@ -538,19 +567,12 @@ impl<S: Storage> Engine<S> {
                 Err(Missing::Empty) if matches!(wait, Wait::No) => return Err(GetError::Empty),
                 Err(Missing::Empty | Missing::Busy) => {}
             }
-            if backoff.is_completed() {
-                if patient.is_some() {
-                    break;
-                }
-                patient = self.patient[1].try_claim();
-                if patient.is_none() {
-                    break;
-                }
-                backoff = Backoff::new();
+            if !spin.again() {
+                break;
             }
-            backoff.snooze();
         }
-        drop(patient);
+        // Parking: the patient turn (if this thread had it) is free again.
+        drop(spin);
         // Loop "register, re-check, sleep, account for the wake-up" (a
         // `try_get` only re-checks).
         let mut guard = self.lock.lock();
