@@ -15,9 +15,10 @@ REPS = int(os.environ.get("REPS", "5"))
 
 
 def pin(cpu):
+    # The machine's CPUs, not this thread's mask: a child inherits its
+    # pinned parent's mask, and must still reach the other CPU.
     try:
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpus[cpu % len(cpus)]})
+        os.sched_setaffinity(0, {cpu % (os.cpu_count() or 1)})
     except (AttributeError, OSError):
         pass
 

@@ -11,13 +11,15 @@ pub mod handrolled;
 
 use std::time::{Duration, Instant};
 
-/// Pins the calling thread to `cpu` (modulo the CPUs this machine has).
+/// Pins the calling thread to `cpu` (modulo the CPUs online on this
+/// machine). The count is the machine's, not the caller's affinity mask: a
+/// child process inherits the mask of its pinned parent and must still be
+/// able to pin itself to another CPU.
 pub fn pin(cpu: usize) {
-    if let Some(cores) = core_affinity::get_core_ids() {
-        if !cores.is_empty() {
-            core_affinity::set_for_current(cores[cpu % cores.len()]);
-        }
-    }
+    // SAFETY: sysconf has no preconditions.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    let online = usize::try_from(online).unwrap_or(1).max(1);
+    core_affinity::set_for_current(core_affinity::CoreId { id: cpu % online });
 }
 
 /// The sending and receiving halves of a bounded queue under test.
