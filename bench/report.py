@@ -45,6 +45,13 @@ def load_python():
     return out
 
 
+def fmt_ns_list(v):
+    """median [min–max] of a list of nanoseconds, or a dash."""
+    if not v:
+        return "–"
+    return f"{med(v):.0f} [{min(v):.0f}–{max(v):.0f}]"
+
+
 def load_rounds():
     """{group: {peer: [msg/s per round]}} from the interleaved queue rounds."""
     path = OUT / "queue-rounds.jsonl"
@@ -137,8 +144,15 @@ def main():
         w("Each round runs synclings, crossbeam and sync_channel back to back (`queue-rounds`), so a "
           "burst of noise hits all three; the ratio is taken per round, then its median [min–max] "
           "over the rounds.\n")
-        w("| workload | synclings::Queue | crossbeam bounded | sync_channel | synclings ÷ crossbeam | synclings ÷ sync_channel |")
-        w("|---|---|---|---|---|---|")
+        w("The last column is the machine's own hand-over cost, measured at the start of each round: "
+          "the round trip of a counter between a thread spinning on CPU 0 and one on CPU 1. It is "
+          "bimodal on this VM (about 280 ns, or about 30 ns when the host runs both vCPUs on one "
+          "physical core), and can change between two runs a millisecond apart. A queue at capacity 1 "
+          "hands over every item, so it cannot beat one round trip per item in the slow placement: "
+          "this, more than the queues, is why a single criterion run can land either peer in a fast "
+          "or a slow mode.\n")
+        w("| workload | synclings::Queue | crossbeam bounded | sync_channel | synclings ÷ crossbeam | synclings ÷ sync_channel | core-to-core round trip (ns) |")
+        w("|---|---|---|---|---|---|---|")
         for workload in ["spsc", "mpsc4", "mpmc4"]:
             for cap in [1, 64, 1024]:
                 r = rounds.get(f"queue/{workload}/cap{cap}")
@@ -149,7 +163,8 @@ def main():
                 vs_std = [a / b for a, b in zip(s, std)]
                 w(f"| {workload} cap {cap} | {fmt_rate(s)} | {fmt_rate(cb)} | {fmt_rate(std)} "
                   f"| {med(vs_cb):.2f}× [{min(vs_cb):.2f}–{max(vs_cb):.2f}] "
-                  f"| {med(vs_std):.1f}× [{min(vs_std):.1f}–{max(vs_std):.1f}] |")
+                  f"| {med(vs_std):.1f}× [{min(vs_std):.1f}–{max(vs_std):.1f}] "
+                  f"| {fmt_ns_list(r.get('core_rt_ns'))} |")
         w("")
 
     w("## Semaphore and Event (ns per operation)\n")

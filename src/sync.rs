@@ -152,17 +152,18 @@ pub const PARK_PATIENCE: u32 = 100;
 
 /// Lets at most one thread at a time wait longer than the others on one
 /// side of a primitive (putters, say): the queue gives its patient thread a
-/// second backoff round; the others park as soon as one round is over.
+/// second backoff round that yields [`PARK_PATIENCE`] times; the others park
+/// as soon as one round is over.
 ///
 /// Several threads waiting on one side share a core: the more they yield,
 /// the more they hand the CPU round and round among themselves, each turn a
 /// context switch. Parking all but one leaves a single thread per core
-/// spinning against the other side: the mode in which both crossbeam-channel
-/// and this queue move ~15–22 M messages/s at capacity 1 between two cores,
-/// against ~1.5 M when every waiter yields for [`PARK_PATIENCE`] (measured
-/// in fresh processes with `QUEUE_ONLY=synclings bench/.../queue-rounds`:
-/// the spin-only mode in 13 of 15 runs, against 1 or 2 in 15 before). Under
-/// loom nobody is patient (there is no patience to model).
+/// waiting against the other side. (At capacity 1 the rate then follows the
+/// machine's core-to-core hand-over: ~2 M messages/s when a round trip
+/// between the two vCPUs costs ~280 ns, ~15–22 M in the spells when the host
+/// runs both on one physical core and it costs ~30 ns; see
+/// `core_to_core_round_trip` in the bench package.) Under loom nobody is
+/// patient (there is no patience to model).
 #[derive(Debug, Default)]
 pub struct PatientSlot {
     #[cfg(not(loom))]

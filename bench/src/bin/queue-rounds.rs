@@ -3,10 +3,15 @@
 //! so a burst of noise on this shared machine hits the three alike, and the
 //! per-round ratio stays meaningful where criterion's separate sample runs
 //! (synclings' ten, then crossbeam's ten) can catch different moods of the
-//! machine. One JSON line per workload: the msg/s of each peer per round.
+//! machine. One JSON line per workload: the msg/s of each peer per round,
+//! and the core-to-core round trip measured at the start of each round
+//! (`core_to_core_round_trip`): the host sometimes runs the two vCPUs on one
+//! physical core, and a hand-over then costs a tenth of its usual price.
 //!
 //! `cargo run --release -p synclings-bench --bin queue-rounds -- [ROUNDS] [MESSAGES]`
-use synclings_bench::{run_workload, Channel, Crossbeam, StdSync, Synclings};
+use synclings_bench::{
+    core_to_core_round_trip, run_workload, Channel, Crossbeam, StdSync, Synclings,
+};
 
 /// Messages per second of `C` on the workload, `messages` messages.
 fn rate<C: Channel>(cap: usize, producers: usize, consumers: usize, messages: u64) -> f64 {
@@ -41,7 +46,10 @@ fn main() {
     for (workload, p, c) in [("spsc", 1, 1), ("mpsc4", 4, 1), ("mpmc4", 4, 4)] {
         for cap in [1usize, 64, 1024] {
             let (mut ours, mut cb, mut std) = (Vec::new(), Vec::new(), Vec::new());
+            let mut probe = Vec::new();
             for _ in 0..rounds {
+                // How far apart the host runs the two vCPUs this round.
+                probe.push(core_to_core_round_trip(20_000).as_nanos() as f64);
                 ours.push(rate::<Synclings>(cap, p, c, messages));
                 cb.push(rate::<Crossbeam>(cap, p, c, messages));
                 // sync_channel is ~100x slower at capacity 1: fewer messages.
@@ -54,10 +62,11 @@ fn main() {
                     .join(",")
             };
             println!(
-                "{{\"group\":\"queue/{workload}/cap{cap}\",\"synclings\":[{}],\"crossbeam\":[{}],\"sync_channel\":[{}]}}",
+                "{{\"group\":\"queue/{workload}/cap{cap}\",\"synclings\":[{}],\"crossbeam\":[{}],\"sync_channel\":[{}],\"core_rt_ns\":[{}]}}",
                 list(&ours),
                 list(&cb),
-                list(&std)
+                list(&std),
+                list(&probe)
             );
         }
     }
