@@ -517,6 +517,24 @@ def lab_targets(lab, counts, waits):
     if parts:
         lines.append(f"selector req/s at or above tokio at every count: {verdict(ok)} "
                      f"(medians; the client core caps both: {'; '.join(parts)})")
+    # The same two comparisons paired by repetition (the servers take turns,
+    # so repetition i of each ran within seconds of the other): a spread
+    # across 1× means the medians' order is the noise's.
+    def paired(key, c):
+        def runs(server):
+            cell = lab["cells"].get(f"{server}/{c}", {})
+            ok = lab_ok_runs(cell)
+            # Repetition order kept; a failed run leaves a hole.
+            return [r.get(key) if r in ok else None for r in cell.get("runs", [])]
+        ratios = [x / y for x, y in zip(runs("selector"), runs("tokio")) if x and y]
+        if not ratios:
+            return None
+        return f"{c}: {statistics.median(ratios):.2f}× [{min(ratios):.2f}–{max(ratios):.2f}]"
+    for key, what in [("server_cpu_us_per_req", "CPU per request"), ("req_per_s", "req/s")]:
+        parts = [p for p in (paired(key, c) for c in counts) if p]
+        if parts:
+            lines.append(f"selector ÷ tokio {what}, paired by repetition (median [min–max]): "
+                         + "; ".join(parts))
     # 4. idle memory.
     entry = lab.get("idle", {}).get("selector")
     ok_runs = [r["per_conn_bytes"] for r in (entry or {}).get("runs", []) if "per_conn_bytes" in r]
