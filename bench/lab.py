@@ -261,8 +261,12 @@ def main():
             else:
                 result["cells"][key] = {"runs": []}
                 live.append(name)
-        for _ in range(reps_for(connections)):
-            for name in live:
+        for rep in range(reps_for(connections)):
+            # Each repetition starts one server further down the list, so
+            # that no server always runs right after the same one (after
+            # busy-poll, say, which keeps CPU 1 at 100%).
+            shift = rep % len(live) if live else 0
+            for name in live[shift:] + live[:shift]:
                 try:
                     run = run_cell(name, connections, duration_for(connections), warmup)
                 except RuntimeError as e:
