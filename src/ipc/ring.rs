@@ -20,8 +20,8 @@
 //!   2 µs, then the futex) to ~1 M/s. Checking after every `PAUSE` matters:
 //!   an exponential backoff checks only every 64 `PAUSE`s (~1 µs) at its
 //!   end. Yields, not more `PAUSE`s, after the first few microseconds: a peer
-//!   sharing this core gets it. A sleeper counts itself in `sleepers` before its
-//!   last check; the other side, after its store, wakes only when the count
+//!   sharing this core gets it. A sleeper counts itself in `sleepers` before
+//!   its last check; the other side, after its store, wakes only when the count
 //!   is not zero (both `SeqCst`: a Dekker pair, so no wake-up is lost). A
 //!   sleeper killed while counted leaves the count too high, which only
 //!   costs needless wake-up calls.
@@ -189,8 +189,8 @@ fn store_and_wake(position: &Position, value: u32) {
     }
 }
 
-/// Spins, then yields (both bounded), then sleeps until `position` differs from `seen` or the
-/// deadline passes.
+/// Spins, then yields (both bounded), then sleeps until `position` differs
+/// from `seen` or the deadline passes.
 fn wait_change(position: &Position, seen: u32, deadline: Option<Instant>) -> bool {
     if position.at.load(SeqCst) != seen {
         return true;
