@@ -21,6 +21,55 @@ pub use synclings;
 /// The deadline of every blocking step in the suites.
 pub use synclings::testing::DEADLINE;
 
+/// The check both producer-consumer suites (threads and processes) make of
+/// what a run's consumers received, `shape` naming the run in each message:
+/// one list per consumer, every item of `0..producers * per_producer`
+/// exactly once, and each producer's items (item / per_producer = producer)
+/// in the order it produced them, within each consumer's list.
+#[doc(hidden)]
+pub fn check_delivery(
+    shape: &str,
+    received: &[Vec<u64>],
+    producers: usize,
+    consumers: usize,
+    per_producer: u64,
+) {
+    assert_eq!(received.len(), consumers, "{shape}: one list per consumer");
+
+    let total = producers as u64 * per_producer;
+    let mut seen = vec![0usize; total as usize];
+    for &item in received.iter().flatten() {
+        assert!(
+            item < total,
+            "{shape}: item {item} was never produced (the items are 0..{total})"
+        );
+        seen[item as usize] += 1;
+    }
+    let lost: Vec<u64> = (0..total).filter(|&i| seen[i as usize] == 0).collect();
+    let twice: Vec<u64> = (0..total).filter(|&i| seen[i as usize] > 1).collect();
+    assert!(lost.is_empty(), "{shape}: lost items {lost:?}");
+    assert!(
+        twice.is_empty(),
+        "{shape}: items received more than once {twice:?}"
+    );
+
+    // A FIFO queue keeps each producer's order, and a consumer sees its share
+    // of it in that order.
+    for (c, list) in received.iter().enumerate() {
+        for p in 0..producers as u64 {
+            let from_p: Vec<u64> = list
+                .iter()
+                .copied()
+                .filter(|item| item / per_producer == p)
+                .collect();
+            assert!(
+                from_p.windows(2).all(|w| w[0] < w[1]),
+                "{shape}: consumer {c} got producer {p}'s items out of order: {from_p:?}"
+            );
+        }
+    }
+}
+
 mod bounded_concurrency;
 mod condition;
 mod coroutine;

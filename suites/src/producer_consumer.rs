@@ -39,31 +39,7 @@ macro_rules! producer_consumer_suite {
                 let received = within(DEADLINE, &format!("{shape} returns: every consumer stops at its pill"), move || {
                     $run(producers, consumers, per_producer, capacity)
                 });
-                assert_eq!(received.len(), consumers, "{shape}: one list per consumer");
-
-                let total = producers as u64 * per_producer;
-                let mut seen = vec![0usize; total as usize];
-                for &item in received.iter().flatten() {
-                    assert!(item < total, "{shape}: item {item} was never produced (the items are 0..{total})");
-                    seen[item as usize] += 1;
-                }
-                let lost: Vec<u64> = (0..total).filter(|&i| seen[i as usize] == 0).collect();
-                let twice: Vec<u64> = (0..total).filter(|&i| seen[i as usize] > 1).collect();
-                assert!(lost.is_empty(), "{shape}: lost items {lost:?}");
-                assert!(twice.is_empty(), "{shape}: items received more than once {twice:?}");
-
-                // A FIFO queue keeps each producer's order, and a consumer
-                // sees its share of it in that order.
-                for (c, list) in received.iter().enumerate() {
-                    for p in 0..producers as u64 {
-                        let from_p: Vec<u64> =
-                            list.iter().copied().filter(|item| item / per_producer == p).collect();
-                        assert!(
-                            from_p.windows(2).all(|w| w[0] < w[1]),
-                            "{shape}: consumer {c} got producer {p}'s items out of order: {from_p:?}"
-                        );
-                    }
-                }
+                $crate::check_delivery(&shape, &received, producers, consumers, per_producer);
                 received
             }
 
