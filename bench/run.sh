@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark of synclings against its peers in one go and writes
-# BENCHMARKS.md at the repository root. Takes ~10 minutes on 2 cores.
+# BENCHMARKS.md at the repository root. Takes ~13 minutes on 2 cores (the lab included).
 #   bash bench/run.sh            # everything
 #   QUICK=1 bash bench/run.sh    # a short smoke run (numbers not meaningful)
 set -euo pipefail
