@@ -35,7 +35,10 @@ def pin(cpu):
         pass
 
 
-def pipe_child(data, ctl):
+def serve(ctl, recv, send):
+    """Runs the parent's commands from `ctl` until it closes: receive `count`
+    messages of `size` bytes with `recv`, echo each with `send` for a round
+    trip, then acknowledge."""
     pin(1)
     while True:
         try:
@@ -43,26 +46,19 @@ def pipe_child(data, ctl):
         except EOFError:
             return
         for _ in range(count):
-            m = data.recv_bytes()
+            m = recv()
             assert len(m) == size
             if mode == "round_trip":
-                data.send_bytes(m)
+                send(m)
         ctl.send(count)
+
+
+def pipe_child(data, ctl):
+    serve(ctl, data.recv_bytes, data.send_bytes)
 
 
 def queue_child(requests, replies, ctl):
-    pin(1)
-    while True:
-        try:
-            mode, size, count = ctl.recv()
-        except EOFError:
-            return
-        for _ in range(count):
-            m = requests.get()
-            assert len(m) == size
-            if mode == "round_trip":
-                replies.put(m)
-        ctl.send(count)
+    serve(ctl, requests.get, replies.put)
 
 
 def sample(ctl, send, recv, mode, size, count):

@@ -70,6 +70,35 @@ pub fn check_delivery(
     }
 }
 
+/// The child `Process::spawn(name, ..)` started, or a failure saying why
+/// (most often: `name` is not listed in `ENTRIES`). For the process suites.
+#[doc(hidden)]
+#[cfg(not(loom))]
+pub fn started(
+    name: &str,
+    spawned: std::io::Result<synclings::ipc::Process>,
+) -> synclings::ipc::Process {
+    spawned.unwrap_or_else(|e| {
+        panic!("cannot start the child entry `{name}` (is it in ENTRIES?): {e}")
+    })
+}
+
+/// Waits for the child under the deadline and requires a clean exit (a
+/// panic in the child, `todo!()` included, shows here). For the process
+/// suites.
+#[doc(hidden)]
+#[cfg(not(loom))]
+pub fn joined(mut child: synclings::ipc::Process, what: &str) {
+    let status =
+        synclings::testing::within(DEADLINE, &format!("{what}: the child exits"), move || {
+            child.join().expect("wait for the child")
+        });
+    assert!(
+        status.success(),
+        "{what}: the child did not end well: {status}"
+    );
+}
+
 mod bounded_concurrency;
 mod condition;
 mod coroutine;

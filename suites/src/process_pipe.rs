@@ -57,7 +57,7 @@ macro_rules! process_pipe_suite {
         mod process_pipe_suite {
             use $crate::synclings::ipc::{pipe, Connection, Process, RecvError};
             use $crate::synclings::testing::{within, Test};
-            use $crate::DEADLINE;
+            use $crate::{joined, started, DEADLINE};
 
             pub(crate) const TESTS: &[Test] = &[
                 (
@@ -90,22 +90,6 @@ macro_rules! process_pipe_suite {
                 ),
             ];
 
-            /// The child `Process::spawn(name, ..)` started, or a failure
-            /// saying why (most often: `name` is not listed in `ENTRIES`).
-            fn started(name: &str, spawned: std::io::Result<Process>) -> Process {
-                spawned.unwrap_or_else(|e| {
-                    panic!("cannot start the child entry `{name}` (is it in ENTRIES?): {e}")
-                })
-            }
-
-            /// Waits for the child under the deadline and requires a clean
-            /// exit (a panic in the child, `todo!()` included, shows here).
-            fn joined(mut child: Process, what: &str) {
-                let status = within(DEADLINE, &format!("{what}: the child exits"), move || {
-                    child.join().expect("wait for the child")
-                });
-                assert!(status.success(), "{what}: the child did not end well: {status}");
-            }
 
             /// Everything `conn` receives (with `recv`) until the other side
             /// closes.
