@@ -32,7 +32,9 @@
 //! - **Locks**: a writer copies all records of a message under the write
 //!   lock, a reader takes them under the read lock, so a message's records
 //!   are contiguous and read by one reader. Both are robust process-shared
-//!   mutexes in the same memory: when a holder dies, the next locker is told.
+//!   mutexes in the same memory: when a holder dies, the next locker is told;
+//!   when a waiter dies, the kernel hands the lock to the next one (they are
+//!   priority-inheriting: see `shm::RobustMutex`).
 //! - **Publication**: a writer makes a record visible with one store of the
 //!   ring's tail after copying it in; a reader frees it with one store of
 //!   the head after copying it out. A record is visible whole or not at all.

@@ -17,8 +17,12 @@
 //! process-shared mutex: if its holder dies, the next `acquire` gets it
 //! instead of hanging forever (Python hangs), and its guard's
 //! [`owner_died`](LockGuard::owner_died) says so: whatever the dead holder
-//! was updating may be half-done. A semaphore cannot know which process holds
-//! which permit: a permit taken by a process that dies is lost, as in Python.
+//! was updating may be half-done. A process killed while it *waits* strands
+//! nobody either: the kernel hands the lock to the next live waiter
+//! (priority-inheritance futexes), and a semaphore's release wakes every
+//! waiter, so a wake-up that dies with its process is not the only one.
+//! A semaphore cannot know which process holds which permit: a permit taken
+//! by a process that dies is lost, as in Python.
 //!
 //! # Plain data only
 //!
@@ -182,7 +186,8 @@ pub struct LockGuard<'a> {
 
 impl LockGuard<'_> {
     /// True if the previous holder died holding the lock: what it was
-    /// updating may be half-done.
+    /// updating may be half-done. (Also true, with nothing half-done, when a
+    /// process was killed in the instant the kernel handed it the lock.)
     pub fn owner_died(&self) -> bool {
         self.owner_died
     }

@@ -3,7 +3,8 @@
 //! - [`SharedMemory`]: a `memfd` mapped `MAP_SHARED`; passed to a child as
 //!   its descriptor, which the child maps again.
 //! - [`RobustMutex`]: a POSIX mutex with `PTHREAD_PROCESS_SHARED`,
-//!   `PTHREAD_MUTEX_ERRORCHECK` and `PTHREAD_MUTEX_ROBUST`: when its owner dies (thread or whole process),
+//!   `PTHREAD_MUTEX_ERRORCHECK`, `PTHREAD_PRIO_INHERIT` (the kernel hands
+//!   it to the next waiter) and `PTHREAD_MUTEX_ROBUST`: when its owner dies (thread or whole process),
 //!   the kernel marks it, and the next locker gets it with `owner_died =
 //!   true` and repairs what the dead owner left half-done.
 //! - [`RawSemaphore`]: a counter and a futex word. Waiting sleeps in the
@@ -132,7 +133,30 @@ impl<'de> Deserialize<'de> for SharedMemory {
     }
 }
 
-/// A robust, process-shared mutex, to be placed in [`SharedMemory`].
+/// A robust, process-shared, priority-inheriting mutex, to be placed in
+/// [`SharedMemory`].
+///
+/// # Why priority inheritance: the kernel hands the lock over
+///
+/// A plain robust mutex (glibc's default protocol) hands the lock over in
+/// user space: the unlocker stores 0 and, if the word had the "waiters" bit,
+/// wakes *one* sleeper with `FUTEX_WAKE`, which then takes the lock and sets
+/// the bit again for the others. If that sleeper is killed after the wake-up
+/// and before it takes the lock, another process may grab the free word on
+/// the fast path, without the bit, and the remaining sleepers are never
+/// woken: they sleep next to a free lock forever. (Seen: a survivor asleep in
+/// `FUTEX_WAIT` expecting "tid | waiters", the word holding "tid" alone;
+/// `tests/ipc_kill.rs` stranded its survivors within 20 rounds.) The
+/// kernel's robust list repairs a dead *owner*, not a dead *waiter*.
+///
+/// With `PTHREAD_PRIO_INHERIT` the contended paths are `FUTEX_LOCK_PI` and
+/// `FUTEX_UNLOCK_PI`: the kernel keeps the waiters in its own queue and, at
+/// unlock, makes the first of them the owner (it writes that waiter's thread
+/// id into the word) before waking it. A waiter killed while queued is
+/// dequeued by the kernel; a waiter killed right after it was made the owner
+/// is a dead owner, which the robust list repairs (the next owner gets
+/// `EOWNERDEAD`). No wake-up can be lost. The uncontended paths are the same
+/// single compare-and-swap as before.
 #[repr(C)]
 pub(crate) struct RobustMutex {
     inner: std::cell::UnsafeCell<libc::pthread_mutex_t>,
@@ -166,6 +190,14 @@ impl RobustMutex {
                     check(libc::pthread_mutexattr_setrobust(
                         &mut attr,
                         libc::PTHREAD_MUTEX_ROBUST,
+                    ))
+                })
+                // The kernel owns the hand-over (FUTEX_LOCK_PI /
+                // FUTEX_UNLOCK_PI): see the type's docs.
+                .and_then(|()| {
+                    check(libc::pthread_mutexattr_setprotocol(
+                        &mut attr,
+                        libc::PTHREAD_PRIO_INHERIT,
                     ))
                 })
                 // Relocking from the holding thread fails (EDEADLK) instead
@@ -299,6 +331,15 @@ pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {
 
 /// A counting semaphore for shared memory. The all-zero value is a
 /// semaphore with count 0.
+///
+/// A release wakes *every* sleeper, not one per permit. `FUTEX_WAKE` takes a
+/// sleeper off the kernel's queue; if that process is killed before it runs
+/// again, the wake-up dies with it, the permit stays in `count`, and the
+/// other sleepers (already asleep, so they never see the count change) sleep
+/// on. Waking all of them costs the losers a return to sleep (a thundering
+/// herd, as many wake-ups as waiters per release), but no death can strand
+/// a live waiter next to a free permit. (`tests/ipc_kill.rs` stranded the
+/// survivors within 10 rounds with one wake-up per permit.)
 #[repr(C)]
 pub(crate) struct RawSemaphore {
     /// Available permits; the futex word.
@@ -355,11 +396,12 @@ impl RawSemaphore {
         acquired
     }
 
-    /// Returns `n` permits and wakes as many waiters.
+    /// Returns `n` permits and wakes every waiter (see the type's docs: waking
+    /// only `n` loses the permits when a woken waiter is killed).
     pub(crate) fn release(&self, n: u32) {
         self.count.fetch_add(n, SeqCst);
         if self.waiters.load(SeqCst) > 0 {
-            futex_wake(&self.count, n);
+            futex_wake(&self.count, u32::MAX);
         }
     }
 }
