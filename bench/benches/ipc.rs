@@ -11,6 +11,11 @@
 //! one command per criterion sample on a control connection, and the sample's
 //! time runs from the first message to the child's acknowledgement (one way)
 //! or to the last echo (round trip). A round trip counts as one iteration.
+//!
+//! `ipc/contended` is the locks' contended path: three children (pinned to
+//! CPUs 0, 1, 0) take turns at one `Lock` or one-permit `Semaphore`, or two
+//! producers and two consumers share one `Queue` of 64 B messages; an
+//! iteration is one turn of every child (three turns; two messages).
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -20,13 +25,14 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use synclings::ipc::{self, entry, pipe, Connection, Entry, Process, Queue};
+use synclings::ipc::{self, entry, pipe, Connection, Entry, Lock, Process, Queue, Semaphore};
 use synclings_bench::pin;
 
 static ENTRIES: &[Entry] = &[
     entry!(connection_child),
     entry!(queue_child),
     entry!(raw_child),
+    entry!(contender),
 ];
 
 /// The sizes measured: 64 B (messages/s) and 64 KiB (MB/s).
@@ -118,6 +124,111 @@ fn raw_child((data, ctl): (Connection, Connection)) {
             }
         }
     });
+}
+
+/// What an `ipc/contended` child does, with the lock, semaphore and queue
+/// every one of them is given.
+#[derive(Serialize, Deserialize, Clone, Copy)]
+enum Turn {
+    Lock,
+    Semaphore,
+    /// Puts a 64 B message.
+    Put,
+    /// Gets one.
+    Get,
+}
+
+/// The lock, semaphore and queue of `ipc/contended`.
+type SharedThings = (Lock, Semaphore, Queue<Bytes>);
+
+/// One of the `ipc/contended` children: per command, `count` turns.
+fn contender(
+    (turn, (lock, semaphore, queue), cpu, mut ctl): (Turn, SharedThings, usize, Connection),
+) {
+    pin(cpu);
+    let message = Bytes(vec![0x5Au8; 64]);
+    while let Ok(count) = ctl.recv::<u64>() {
+        for _ in 0..count {
+            match turn {
+                Turn::Lock => drop(lock.acquire()),
+                Turn::Semaphore => drop(semaphore.acquire()),
+                Turn::Put => queue.put(&message).expect("put"),
+                Turn::Get => assert_eq!(queue.get().expect("get").0.len(), 64),
+            }
+        }
+        ctl.send(&count).expect("acknowledge");
+    }
+}
+
+/// Children sharing one lock, semaphore or queue, for one benchmark.
+struct Contenders {
+    children: Vec<(Process, Connection)>,
+}
+
+impl Contenders {
+    fn spawn(shared: &SharedThings, turns: &[Turn]) -> Contenders {
+        let (lock, semaphore, queue) = shared;
+        let children = turns
+            .iter()
+            .enumerate()
+            .map(|(i, turn)| {
+                let (ctl, child_ctl) = pipe(true).expect("control pipe");
+                let args = (turn, (lock, semaphore, queue), i % 2, &child_ctl);
+                let child = Process::spawn("contender", &args).expect("spawn");
+                (child, ctl)
+            })
+            .collect();
+        Contenders { children }
+    }
+
+    /// One sample: `iters` turns of every child.
+    fn sample(&mut self, iters: u64) -> Duration {
+        let each = iters;
+        let t0 = Instant::now();
+        for (_, ctl) in &mut self.children {
+            ctl.send(&each).expect("command");
+        }
+        for (_, ctl) in &mut self.children {
+            let acked: u64 = ctl.recv().expect("acknowledgement");
+            assert_eq!(acked, each);
+        }
+        t0.elapsed()
+    }
+
+    fn finish(self) {
+        for (mut child, ctl) in self.children {
+            drop(ctl);
+            let status = child.join().expect("join the child");
+            assert!(status.success(), "bench child: {status}");
+        }
+    }
+}
+
+fn contended_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ipc/contended");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    let shared = (
+        Lock::new().expect("lock"),
+        Semaphore::new(1).expect("semaphore"),
+        Queue::<Bytes>::new(64).expect("queue"),
+    );
+    let workloads: [(&str, &[Turn]); 3] = [
+        ("lock_3procs", &[Turn::Lock; 3]),
+        ("semaphore_3procs", &[Turn::Semaphore; 3]),
+        (
+            "queue_64B_2x2",
+            &[Turn::Put, Turn::Get, Turn::Put, Turn::Get],
+        ),
+    ];
+    for (name, turns) in workloads {
+        let mut contenders = Contenders::spawn(&shared, turns);
+        g.bench_function(name, |b| b.iter_custom(|iters| contenders.sample(iters)));
+        contenders.finish();
+    }
+    g.finish();
 }
 
 /// The parent's side of one transport: sends (and for a round trip
@@ -305,5 +416,6 @@ fn main() {
     pin(0);
     let mut c = Criterion::default().configure_from_args();
     ipc_benches(&mut c);
+    contended_benches(&mut c);
     c.final_summary();
 }

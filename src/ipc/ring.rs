@@ -31,11 +31,11 @@ use std::sync::atomic::AtomicU32;
 // SeqCst: each store of a position and the load of the other side's
 // `sleepers` form a Dekker pair with the sleeper's increment and re-check.
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use super::shm::{futex_wait, futex_wake};
+use super::shm::{futex_wait, futex_wake, spin_then_yield};
 
 /// A position and the sleepers waiting for it to change, on a cache line of
 /// their own (the writer's line and the reader's line do not bounce together).
@@ -176,12 +176,6 @@ impl<'a> Ring<'a> {
     }
 }
 
-/// Checks of the position, one `PAUSE` apart, before yielding.
-const SPINS: u32 = 200;
-/// How long a waiter yields before it sleeps in the kernel (counted from the
-/// end of the spin).
-const YIELD_FOR: Duration = Duration::from_micros(50);
-
 fn store_and_wake(position: &Position, value: u32) {
     position.at.store(value, SeqCst);
     if position.sleepers.load(SeqCst) > 0 {
@@ -189,30 +183,14 @@ fn store_and_wake(position: &Position, value: u32) {
     }
 }
 
-/// Spins, then yields (both bounded), then sleeps until `position` differs
-/// from `seen` or the deadline passes.
+/// Spins, then yields (both bounded: [`spin_then_yield`]), then sleeps until
+/// `position` differs from `seen` or the deadline passes.
 fn wait_change(position: &Position, seen: u32, deadline: Option<Instant>) -> bool {
-    if position.at.load(SeqCst) != seen {
+    if spin_then_yield(deadline, || position.at.load(SeqCst) != seen) {
         return true;
     }
     if deadline.is_some_and(|d| Instant::now() >= d) {
         return false;
-    }
-    for _ in 0..SPINS {
-        std::hint::spin_loop();
-        if position.at.load(SeqCst) != seen {
-            return true;
-        }
-    }
-    let start = Instant::now();
-    while start.elapsed() < YIELD_FOR {
-        std::thread::yield_now();
-        if position.at.load(SeqCst) != seen {
-            return true;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return false;
-        }
     }
     position.sleepers.fetch_add(1, SeqCst);
     let changed = loop {
