@@ -26,7 +26,7 @@
 //! | `concurrent.futures.ThreadPoolExecutor` | [`thread::ThreadPool`]: `submit -> TaskHandle`, `map`, `shutdown(wait)` |
 //! | producer-consumer (seed program 7), the textbook's bounded buffer | [`producer_consumer`]: the three models; [`producer_consumer::BoundedBuffer`] (two semaphores and a lock) |
 //! | `selectors.DefaultSelector` | [`selector::Selector`]: `register`, `modify`, `unregister`, `select(timeout)`, `get_key`, `close` |
-//! | `multiprocessing`: `Process`, `Pipe`, `Queue`, `JoinableQueue`, `Lock`, `Semaphore`, `Value`, `Array` | [`ipc`] (Linux): real child processes, see its docs |
+//! | `multiprocessing`: `Process`, `Pipe`, `Queue`, `JoinableQueue`, `Lock`, `Semaphore`, `Value`, `Array` | [`ipc`] (Unix): real child processes, see its docs |
 //!
 //! The rule of the mapping: Python's name where Rust allows it, `try_*` for
 //! non-blocking calls, `*_timeout(Duration)` for timed calls, RAII guards
@@ -145,7 +145,7 @@
 pub mod barrier;
 pub mod condition;
 pub mod event;
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 pub mod ipc;
 pub mod lock;
 pub mod net;

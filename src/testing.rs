@@ -235,6 +235,18 @@ pub type Test = (&'static str, fn());
 /// }
 /// ```
 pub fn run_tests(tests: &[Test]) -> std::process::ExitCode {
+    run_test_variants(tests, &[("", || {})])
+}
+
+/// A setting under which every test of a binary runs once more: a name
+/// (the tests' names get `NAME/` in front; `""`: no prefix) and the function
+/// that sets it up, called before each test.
+pub type Variant = (&'static str, fn());
+
+/// [`run_tests`], with each test run once per variant, e.g. once per
+/// backend of [`ipc`](crate::ipc) (`ipc::BACKEND_VARIANTS`): `test`,
+/// `posix/test`. Filters and `--exact` see the prefixed names.
+pub fn run_test_variants(tests: &[Test], variants: &[Variant]) -> std::process::ExitCode {
     let args = match TestArgs::parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {
@@ -242,14 +254,25 @@ pub fn run_tests(tests: &[Test]) -> std::process::ExitCode {
             return std::process::ExitCode::from(101);
         }
     };
-    let selected: Vec<&Test> = tests
+    let all: Vec<Run> = variants
         .iter()
-        .filter(|(name, _)| args.selects(name))
+        .flat_map(|&(variant, setup)| {
+            tests.iter().map(move |&(name, test)| Run {
+                name: if variant.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{variant}/{name}")
+                },
+                setup,
+                test,
+            })
+        })
         .collect();
-    let filtered_out = tests.len() - selected.len();
+    let selected: Vec<&Run> = all.iter().filter(|run| args.selects(&run.name)).collect();
+    let filtered_out = all.len() - selected.len();
     if args.list {
-        for (name, _) in &selected {
-            println!("{name}: test");
+        for run in &selected {
+            println!("{}: test", run.name);
         }
         if !args.terse {
             println!("\n{} tests, 0 benchmarks", selected.len());
@@ -263,15 +286,19 @@ pub fn run_tests(tests: &[Test]) -> std::process::ExitCode {
     );
     let started = Instant::now();
     let (mut passed, mut failed) = (0, Vec::new());
-    for (name, test) in selected {
-        let outcome = std::panic::catch_unwind(test);
+    for run in selected {
+        let name = run.name.as_str();
+        let outcome = std::panic::catch_unwind(|| {
+            (run.setup)();
+            (run.test)();
+        });
         match outcome {
             Ok(()) => {
                 passed += 1;
                 println!("test {name} ... ok");
             }
             Err(_) => {
-                failed.push(*name);
+                failed.push(name);
                 println!("test {name} ... FAILED");
             }
         }
@@ -293,6 +320,13 @@ pub fn run_tests(tests: &[Test]) -> std::process::ExitCode {
     } else {
         std::process::ExitCode::from(101)
     }
+}
+
+/// One test under one variant.
+struct Run {
+    name: String,
+    setup: fn(),
+    test: fn(),
 }
 
 /// The part of libtest's command line that [`run_tests`] understands.

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use synclings::ipc::{self, entry, Entry, JoinableQueue, Lock, Process, Queue, Semaphore, Value};
-use synclings::testing::{eventually, run_tests, within, Test, DEADLINE};
+use synclings::testing::{eventually, run_test_variants, within, Test, DEADLINE};
 
 static ENTRIES: &[Entry] = &[entry!(hammers), entry!(consumes), entry!(joins)];
 
@@ -50,7 +50,7 @@ const TESTS: &[Test] = &[
 
 fn main() -> ExitCode {
     ipc::init(ENTRIES);
-    run_tests(TESTS)
+    run_test_variants(TESTS, ipc::BACKEND_VARIANTS)
 }
 
 /// Processes competing in every round (one of them is killed).

@@ -19,7 +19,7 @@ use synclings::ipc::{
     self, entry, pipe, Connection, Entry, GetError, JoinableQueue, Process, PutError, Queue,
     RecvError, SendError,
 };
-use synclings::testing::{eventually, run_tests, within, Test, DEADLINE};
+use synclings::testing::{eventually, run_test_variants, within, Test, DEADLINE};
 
 static ENTRIES: &[Entry] = &[
     entry!(counts),
@@ -75,7 +75,7 @@ const TESTS: &[Test] = &[
 
 fn main() -> ExitCode {
     ipc::init(ENTRIES);
-    run_tests(TESTS)
+    run_test_variants(TESTS, ipc::BACKEND_VARIANTS)
 }
 
 /// A message of the exactly-once test: who sent it, its number, and a

@@ -12,7 +12,7 @@ use std::time::Duration;
 use synclings::ipc::{
     self, entry, pipe, Array, Connection, Entry, Lock, Process, Semaphore, Value, EXIT_BOOT_FAILED,
 };
-use synclings::testing::{run_tests, within, Test, DEADLINE};
+use synclings::testing::{run_test_variants, within, Test, DEADLINE};
 
 static ENTRIES: &[Entry] = &[
     entry!(adds),
@@ -28,6 +28,14 @@ const TESTS: &[Test] = &[
     (
         "value_has_no_lost_update_across_processes",
         value_has_no_lost_update,
+    ),
+    (
+        "threads_and_processes_share_one_value_without_lost_updates",
+        threads_and_processes_share_a_value,
+    ),
+    (
+        "the_chosen_backend_is_the_one_in_use",
+        the_chosen_backend_is_in_use,
     ),
     (
         "array_written_by_a_child_is_seen_by_the_parent",
@@ -54,7 +62,7 @@ const TESTS: &[Test] = &[
 
 fn main() -> ExitCode {
     ipc::init(ENTRIES);
-    run_tests(TESTS)
+    run_test_variants(TESTS, ipc::BACKEND_VARIANTS)
 }
 
 fn park_forever() -> ! {
@@ -64,6 +72,10 @@ fn park_forever() -> ! {
 }
 
 fn adds((counter, times): (Value<u64>, u32)) {
+    add_to(&counter, times);
+}
+
+fn add_to(counter: &Value<u64>, times: u32) {
     for _ in 0..times {
         // A read, a yield, a write: without the lock, updates would be lost.
         let mut v = counter.lock();
@@ -121,6 +133,43 @@ fn value_has_no_lost_update() {
     assert_eq!(counter.get(), 8000);
     counter.set(5);
     assert_eq!(*counter.lock(), 5);
+}
+
+/// Two threads of this process and two children: the lock orders threads
+/// of one process too (the POSIX backend's record locks alone would not:
+/// they belong to the process).
+fn threads_and_processes_share_a_value() {
+    let counter = std::sync::Arc::new(Value::new(0u64).unwrap());
+    let children: Vec<Process> = (0..2)
+        .map(|_| Process::spawn("adds", &(&*counter, 2000u32)).unwrap())
+        .collect();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let counter = counter.clone();
+            std::thread::spawn(move || add_to(&counter, 2000))
+        })
+        .collect();
+    for t in threads {
+        within(DEADLINE, "an adding thread", move || t.join().unwrap());
+    }
+    for c in children {
+        assert!(join(c, "an adder").success());
+    }
+    assert_eq!(counter.get(), 8000);
+}
+
+/// The mapping of a new lock shows which backend made it.
+fn the_chosen_backend_is_in_use() {
+    let _lock = Lock::new().unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("Linux /proc");
+    let memfd = maps.contains("/memfd:synclings-shared");
+    let file = maps
+        .lines()
+        .any(|l| l.contains("synclings-shared-") && l.ends_with("(deleted)"));
+    match ipc::backend() {
+        ipc::Backend::Linux => assert!(memfd && !file, "a memfd, not a file:\n{maps}"),
+        ipc::Backend::Posix => assert!(file && !memfd, "an unlinked file:\n{maps}"),
+    }
 }
 
 fn array_written_by_a_child() {

@@ -1,5 +1,5 @@
 //! Processes and what they share: Python's `multiprocessing`, with real OS
-//! processes and real descriptors (Linux).
+//! processes and real descriptors (Linux, macOS, the BSDs; not Windows).
 //!
 //! | Python | synclings |
 //! |---|---|
@@ -52,6 +52,10 @@
 //!   survive the death of a process holding them.
 //! - [`shared`]: `Lock`, `Semaphore`, `Value`, `Array` in shared memory
 //!   (`memfd` + `mmap`), locked by robust process-shared mutexes.
+//! - [`Backend`]: how the shared memory, its locks and its sleeps are
+//!   made: futexes and robust priority-inheriting mutexes on Linux, a
+//!   portable POSIX path (an unlinked file, `fcntl` record locks, pipes)
+//!   everywhere else; the Linux tests run on both.
 //!
 //! This module uses `std` and the OS directly, not the [`sync`](crate::sync)
 //! facade: loom cannot model processes. Its tests are `tests/ipc_*.rs`.
@@ -70,6 +74,7 @@ pub use pipe::{pipe, Connection};
 pub use process::{init, Entry, ExitStatus, Process, EXIT_BOOT_FAILED, EXIT_PANIC};
 pub use queue::{GetError, JoinableQueue, PutError, Queue, TaskDoneError};
 pub use shared::{Array, ArrayGuard, Lock, LockGuard, Permit, Plain, Semaphore, Value, ValueGuard};
+pub use shm::{backend, set_backend, Backend, BACKEND_VARIANTS};
 
 #[doc(inline)]
 pub use crate::ipc_entry as entry;

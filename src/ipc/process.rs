@@ -374,14 +374,8 @@ impl Process {
             command.pre_exec(move || {
                 // Descriptors this process inherited without close-on-exec
                 // must not leak either: mark every one from 3 up...
-                let all = libc::syscall(
-                    libc::SYS_close_range,
-                    3u32,
-                    u32::MAX,
-                    libc::CLOSE_RANGE_CLOEXEC,
-                );
-                if all < 0 {
-                    // (kernels before 5.11)
+                if !super::shm::cloexec_from(3) {
+                    // (kernels before 5.11, other systems)
                     for fd in 3..fd_limit {
                         libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
                     }

@@ -19,7 +19,8 @@
 //!
 //! Python's queue is "a pipe plus a lock" (plus a semaphore for `maxsize`),
 //! and a feeder thread; every message costs it system calls on both sides.
-//! Here the whole queue is one region of shared memory (a `memfd`):
+//! Here the whole queue is one region of shared memory (a `memfd`, or a
+//! file: see [`Backend`](super::Backend)):
 //!
 //! - **The wire** is a byte ring (256 KiB; see the `ring` module): a message
 //!   is copied in as a *record*, a 12-byte header (tag, bytes in this
@@ -149,7 +150,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::frame::{self, RecvError, SendError, DEFAULT_MAX_MESSAGE_LEN};
 use super::inherit;
 use super::ring::{Ring, RingState};
-use super::shm::{futex_wait, futex_wake, Locked, RawSemaphore, RobustMutex, SharedMemory};
+use super::shm::{Locked, RawSemaphore, RobustMutex, SharedMemory};
 
 /// The ring's length unless configured.
 const DEFAULT_RING_LEN: usize = 256 << 10;
@@ -377,14 +378,14 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let ring_len = ring_len
             .clamp(MIN_RING_LEN, MAX_RING_LEN)
             .next_power_of_two();
-        let shm = SharedMemory::create(c"synclings-queue", ring_offset() + ring_len)?;
+        let shm = SharedMemory::create(c"synclings-queue", ring_offset() + ring_len, true)?;
         let shared = shm.as_ptr().cast::<Shared>();
         // SAFETY: the fresh mapping is page-aligned, zeroed (an empty ring,
         // zero counters), large enough for a `Shared` and the ring, and not
         // yet visible to any other thread or process.
         unsafe {
-            RobustMutex::init(std::ptr::addr_of_mut!((*shared).read_lock.0))?;
-            RobustMutex::init(std::ptr::addr_of_mut!((*shared).write_lock.0))?;
+            shm.init_mutex(std::ptr::addr_of_mut!((*shared).read_lock.0))?;
+            shm.init_mutex(std::ptr::addr_of_mut!((*shared).write_lock.0))?;
             (*shared).places.set(maxsize);
             (*shared).maxsize = maxsize;
             (*shared).joinable = u32::from(joinable);
@@ -488,7 +489,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     ) -> Result<(), PutError> {
         frame::check_len(payload.len(), self.max_message_len())?;
         let shared = self.shared();
-        let _write = match shared.write_lock.lock(deadline)? {
+        let _write = match self.shm.lock(&shared.write_lock, deadline)? {
             Locked::Acquired(guard, owner_died) => {
                 if owner_died {
                     self.repair_after_writer();
@@ -498,7 +499,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             Locked::TimedOut => return Err(PutError::Full),
         };
         if shared.maxsize > 0 {
-            if !shared.places.acquire(deadline) {
+            if !shared.places.acquire(&self.shm, deadline) {
                 return Err(PutError::Full);
             }
             shared.writer_state.store(HAS_PLACE, SeqCst);
@@ -578,7 +579,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         // A dead previous reader needs no repair: its place was given back,
         // a record it was taking is still there, and the rest of its message
         // is skipped below.
-        let _read = match shared.read_lock.lock(deadline)? {
+        let _read = match self.shm.lock(&shared.read_lock, deadline)? {
             Locked::Acquired(guard, _owner_died) => guard,
             Locked::TimedOut => return Err(GetError::Empty),
         };
@@ -600,7 +601,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             // Commit: give the place back first (a death between the two
             // steps leaves a place too many, never one too few).
             if shared.maxsize > 0 {
-                shared.places.release(1);
+                shared.places.release(&self.shm, 1);
             }
             let len = u64::from(first.total);
             if len > max as u64 {
@@ -688,7 +689,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// of: the write lock is free (or its owner died) and nothing more was
     /// published.
     fn writer_gone(&self) -> io::Result<bool> {
-        match self.shared().write_lock.lock(Some(Instant::now()))? {
+        match self
+            .shm
+            .lock(&self.shared().write_lock, Some(Instant::now()))?
+        {
             Locked::TimedOut => Ok(false),
             Locked::Acquired(_guard, owner_died) => {
                 if owner_died {
@@ -706,7 +710,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let shared = self.shared();
         let state = shared.writer_state.swap(0, SeqCst);
         if state & HAS_PLACE != 0 {
-            shared.places.release(1);
+            shared.places.release(&self.shm, 1);
         }
         if state & COUNTED != 0 {
             let _ = self.finish_task();
@@ -734,6 +738,7 @@ impl<T> Queue<T> {
         // as `self`.
         unsafe {
             Ring::new(
+                &self.shm,
                 &shared.ring,
                 self.shm.as_ptr().add(ring_offset()),
                 shared.ring_len as u32,
@@ -770,7 +775,8 @@ impl<T> Queue<T> {
     #[doc(hidden)]
     pub fn read_lock_is_held(&self) -> bool {
         matches!(
-            self.shared().read_lock.lock(Some(Instant::now())),
+            self.shm
+                .lock(&self.shared().read_lock, Some(Instant::now())),
             Ok(Locked::TimedOut)
         )
     }
@@ -789,7 +795,7 @@ impl<T> Queue<T> {
             }
         }
         if current == 1 {
-            futex_wake(unfinished, u32::MAX);
+            self.shm.wake_all(unfinished);
         }
         Ok(())
     }
@@ -885,7 +891,7 @@ impl<T> JoinableQueue<T> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
-            futex_wait(unfinished, current, deadline);
+            self.queue.shm.wait(unfinished, current, deadline);
         }
     }
 

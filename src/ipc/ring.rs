@@ -13,7 +13,8 @@
 //!   next writer overwrites its bytes, the next reader reads the same ones.
 //! - **Waiting**: first a spin that checks the position after every
 //!   `PAUSE` (about 3 µs), then `sched_yield` until about 50 µs have passed,
-//!   then `FUTEX_WAIT` on the position it waits to change. A wake-up on the
+//!   then sleeps in the kernel (a futex, or the portable backend's pipe: see
+//!   `shm`) until the position it waits for changes. A wake-up on the
 //!   other core costs 25–45 µs on a small VM, so a peer that answers within
 //!   the spin saves both sides that cost: a 64 B round trip between two
 //!   pinned processes goes from ~40 K/s (an exponential backoff of about
@@ -35,7 +36,7 @@ use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use super::shm::{futex_wait, futex_wake, spin_then_yield};
+use super::shm::{spin_then_yield, SharedMemory};
 
 /// A position and the sleepers waiting for it to change, on a cache line of
 /// their own (the writer's line and the reader's line do not bounce together).
@@ -61,6 +62,8 @@ pub(crate) struct RingState {
 
 /// A view of a ring: its positions and its bytes.
 pub(crate) struct Ring<'a> {
+    /// The region the ring lives in (its waits and wake-ups).
+    shm: &'a SharedMemory,
     state: &'a RingState,
     bytes: *mut u8,
     /// The length in bytes, a power of two.
@@ -75,9 +78,19 @@ impl<'a> Ring<'a> {
     /// `len` is a power of two, and `bytes` is valid for reads and writes of
     /// `len` bytes for `'a` (shared memory that other processes may use the
     /// same way).
-    pub(crate) unsafe fn new(state: &'a RingState, bytes: *mut u8, len: u32) -> Self {
+    pub(crate) unsafe fn new(
+        shm: &'a SharedMemory,
+        state: &'a RingState,
+        bytes: *mut u8,
+        len: u32,
+    ) -> Self {
         debug_assert!(len.is_power_of_two());
-        Ring { state, bytes, len }
+        Ring {
+            shm,
+            state,
+            bytes,
+            len,
+        }
     }
 
     /// The length in bytes.
@@ -105,13 +118,13 @@ impl<'a> Ring<'a> {
     /// at most until `deadline` (a passed one: just checks); false if it
     /// passed first.
     pub(crate) fn wait_published(&self, tail: u32, deadline: Option<Instant>) -> bool {
-        wait_change(&self.state.tail, tail, deadline)
+        wait_change(self.shm, &self.state.tail, tail, deadline)
     }
 
     /// Waits until the head differs from `head` (bytes were consumed); false
     /// if `deadline` passed first.
     pub(crate) fn wait_consumed(&self, head: u32, deadline: Option<Instant>) -> bool {
-        wait_change(&self.state.head, head, deadline)
+        wait_change(self.shm, &self.state.head, head, deadline)
     }
 
     /// Copies `src` into the ring from position `pos` (not yet published).
@@ -166,26 +179,31 @@ impl<'a> Ring<'a> {
     /// Makes everything up to `tail` visible to readers, and wakes a sleeping
     /// reader.
     pub(crate) fn publish(&self, tail: u32) {
-        store_and_wake(&self.state.tail, tail);
+        store_and_wake(self.shm, &self.state.tail, tail);
     }
 
     /// Frees everything before `head` for writers, and wakes a sleeping
     /// writer.
     pub(crate) fn consume(&self, head: u32) {
-        store_and_wake(&self.state.head, head);
+        store_and_wake(self.shm, &self.state.head, head);
     }
 }
 
-fn store_and_wake(position: &Position, value: u32) {
+fn store_and_wake(shm: &SharedMemory, position: &Position, value: u32) {
     position.at.store(value, SeqCst);
     if position.sleepers.load(SeqCst) > 0 {
-        futex_wake(&position.at, u32::MAX);
+        shm.wake_all(&position.at);
     }
 }
 
 /// Spins, then yields (both bounded: [`spin_then_yield`]), then sleeps until
 /// `position` differs from `seen` or the deadline passes.
-fn wait_change(position: &Position, seen: u32, deadline: Option<Instant>) -> bool {
+fn wait_change(
+    shm: &SharedMemory,
+    position: &Position,
+    seen: u32,
+    deadline: Option<Instant>,
+) -> bool {
     if spin_then_yield(deadline, || position.at.load(SeqCst) != seen) {
         return true;
     }
@@ -200,7 +218,7 @@ fn wait_change(position: &Position, seen: u32, deadline: Option<Instant>) -> boo
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break false;
         }
-        futex_wait(&position.at, seen, deadline);
+        shm.wait(&position.at, seen, deadline);
     };
     position.sleepers.fetch_sub(1, SeqCst);
     changed

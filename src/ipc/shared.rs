@@ -8,7 +8,8 @@
 //! | `Value('i', 0)`: `.value`, `get_lock()` | [`Value::new(0i32)`](Value::new): [`get`](Value::get), [`set`](Value::set), [`lock`](Value::lock) (read-modify-write under the lock) |
 //! | `Array('d', n)` / `Array('i', [1, 2])` | [`Array::new(n)`](Array::new) / [`Array::from_slice`]: [`get`](Array::get), [`set`](Array::set), [`to_vec`](Array::to_vec), [`lock`](Array::lock) |
 //!
-//! Each lives in its own shared memory (a `memfd`), passed to children as an
+//! Each lives in its own shared memory (a `memfd`, or a file: see
+//! [`Backend`](super::Backend)), passed to children as an
 //! argument of [`Process::spawn`](super::Process::spawn) like a queue.
 //!
 //! # A holder that dies
@@ -125,12 +126,12 @@ fn create(magic: u64, elem_size: usize, align: usize, len: usize) -> std::io::Re
     let bytes = data_offset(align)
         .checked_add(elem_size.checked_mul(len).ok_or_else(too_large)?)
         .ok_or_else(too_large)?;
-    let shm = SharedMemory::create(c"synclings-shared", bytes)?;
+    let shm = SharedMemory::create(c"synclings-shared", bytes, magic == SEMAPHORE_MAGIC)?;
     let header = shm.as_ptr().cast::<Header>();
     // SAFETY: the fresh mapping is zeroed, page-aligned, large enough, and
     // not yet visible to anyone else.
     unsafe {
-        RobustMutex::init(std::ptr::addr_of_mut!((*header).lock))?;
+        shm.init_mutex(std::ptr::addr_of_mut!((*header).lock))?;
         (*header).elem_size = elem_size as u64;
         (*header).len = len as u64;
         (*header).magic = magic;
@@ -159,7 +160,7 @@ fn header(shm: &SharedMemory) -> &Header {
 
 /// The robust mutex of `shm`, as a guard.
 fn lock_until(shm: &SharedMemory, deadline: Option<Instant>) -> Option<(RobustGuard<'_>, bool)> {
-    match header(shm).lock.lock(deadline) {
+    match shm.lock(&header(shm).lock, deadline) {
         Ok(Locked::Acquired(guard, owner_died)) => Some((guard, owner_died)),
         Ok(Locked::TimedOut) => None,
         // This thread holds it already: a try or a timed wait fails (it cannot
@@ -260,7 +261,7 @@ impl Semaphore {
     /// A semaphore with `value` permits.
     pub fn new(value: u32) -> std::io::Result<Semaphore> {
         let shm = create(SEMAPHORE_MAGIC, 0, 1, 0)?;
-        header(&shm).semaphore.release(value);
+        header(&shm).semaphore.release(&shm, value);
         Ok(Semaphore { shm })
     }
 
@@ -270,7 +271,7 @@ impl Semaphore {
 
     /// Takes a permit, waiting as long as needed.
     pub fn acquire(&self) -> Permit<'_> {
-        self.raw().acquire(None);
+        self.raw().acquire(&self.shm, None);
         Permit { semaphore: self }
     }
 
@@ -283,13 +284,13 @@ impl Semaphore {
     /// Takes a permit, waiting at most `timeout`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<Permit<'_>> {
         self.raw()
-            .acquire(Some(Instant::now() + timeout))
+            .acquire(&self.shm, Some(Instant::now() + timeout))
             .then(|| Permit { semaphore: self })
     }
 
     /// Adds `n` permits, waking as many waiters (in any process).
     pub fn release(&self, n: u32) {
-        self.raw().release(n);
+        self.raw().release(&self.shm, n);
     }
 
     /// The free permits now (Python's `get_value`; a snapshot).
