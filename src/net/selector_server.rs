@@ -1,6 +1,9 @@
-//! **IO multiplexing with a selector**: one thread, one
-//! [`Selector`](crate::selector::Selector) (epoll), the seed's `accept` and
-//! `read` callbacks.
+//! **IO multiplexing with a selector**: one thread, one selector (the
+//! platform's [`DefaultSelector`](crate::selector::DefaultSelector), or the
+//! backend [`ServerConfig::selector`] names), the seed's `accept` and `read`
+//! callbacks. The loop is generic over the backend ([`run`]), so each
+//! backend gets its own statically dispatched copy: `--selector poll` runs
+//! the same server on `poll(2)`, to measure what its scan costs.
 //!
 //! The article's claim: "the advantage of select/epoll is not that a single
 //! connection is handled faster, but that more connections can be handled"
@@ -18,9 +21,10 @@
 //! next idle deadline; a shutdown wakes the wait through the selector's
 //! [`Notifier`](crate::selector::Notifier).
 //!
-//! Cost: two system calls per request at best (`read` and `write`, plus a
-//! share of one `epoll_wait`; a `epoll_ctl` only when the interest
-//! changes). The idle timeout costs no system call: the time to the next
+//! Cost, on epoll: two system calls per request at best (`read` and
+//! `write`, plus a share of one `epoll_wait`; a `epoll_ctl` only when the
+//! interest changes). On poll and select, each wait also hands the kernel
+//! every connection and scans them all. The idle timeout costs no system call: the time to the next
 //! idle deadline is the wait's timeout. No thread per
 //! connection: an idle connection costs its socket and a few hundred bytes
 //! (its slot, its selector key, its idle-timer entry; no buffer).
@@ -35,7 +39,7 @@ use super::conn::{
     accept, timeout_until, Accepted, ConnCount, IdleTimer, Next, Slab, ACCEPT_BATCH,
 };
 use super::{ServerConfig, ServerStats, Shutdown};
-use crate::selector::{Interest, Selector};
+use crate::selector::{Backend, BaseSelector, Interest, WithBackend};
 
 /// The data registered with each socket: what to do when it is ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,34 +50,57 @@ pub(crate) enum Callback {
     Conn(usize),
 }
 
-/// Serves on the calling thread until `shutdown` is requested.
+/// Serves on the calling thread until `shutdown` is requested, on the
+/// backend `config.selector` names.
 pub(crate) fn serve(
     listener: TcpListener,
     config: &ServerConfig,
     shutdown: &Shutdown,
 ) -> io::Result<ServerStats> {
-    listener.set_nonblocking(true)?;
-    let count = ConnCount::new(config.max_connections);
-    let mut stats = run(Selector::new()?, &listener, config, shutdown, &count)?;
-    stats.peak_connections = count.peak();
-    Ok(stats)
+    config.selector.with(Serve {
+        listener,
+        config,
+        shutdown,
+    })?
+}
+
+/// [`serve`] once the backend is known.
+struct Serve<'a> {
+    listener: TcpListener,
+    config: &'a ServerConfig,
+    shutdown: &'a Shutdown,
+}
+
+impl WithBackend for Serve<'_> {
+    type Output = io::Result<ServerStats>;
+
+    fn run<B: Backend>(self) -> Self::Output {
+        let Serve {
+            listener,
+            config,
+            shutdown,
+        } = self;
+        listener.set_nonblocking(true)?;
+        let count = ConnCount::new(config.max_connections);
+        let sel = BaseSelector::<Callback, B>::new()?;
+        let mut stats = run(sel, &listener, config, shutdown, &count)?;
+        stats.peak_connections = count.peak();
+        Ok(stats)
+    }
 }
 
 /// One event loop on a non-blocking `listener`, which other loops may share
 /// (each with its own selector): `count` holds the connections of them all.
 /// The selector is made by the caller, before any loop accepts: a loop that
 /// started late could find every descriptor taken by the others' clients.
-pub(crate) fn run(
-    mut sel: Selector<Callback>,
+pub(crate) fn run<B: Backend>(
+    mut sel: BaseSelector<Callback, B>,
     listener: &TcpListener,
     config: &ServerConfig,
     shutdown: &Shutdown,
     count: &ConnCount,
 ) -> io::Result<ServerStats> {
-    let notifier = sel.notifier();
-    shutdown.on_request(move || {
-        let _ = notifier.notify();
-    });
+    shutdown.notify_on_request(sel.notifier());
     sel.register(listener, Interest::READ, Callback::Accept)?;
     let mut server = Loop {
         sel,
@@ -91,8 +118,8 @@ pub(crate) fn run(
     result.map(|()| server.stats)
 }
 
-struct Loop<'a> {
-    sel: Selector<Callback>,
+struct Loop<'a, B: Backend> {
+    sel: BaseSelector<Callback, B>,
     listener: &'a TcpListener,
     config: &'a ServerConfig,
     count: &'a ConnCount,
@@ -106,7 +133,7 @@ struct Loop<'a> {
     accept_paused_until: Option<Instant>,
 }
 
-impl Loop<'_> {
+impl<B: Backend> Loop<'_, B> {
     fn run(&mut self, shutdown: &Shutdown) -> io::Result<()> {
         let mut ready = Vec::new();
         while !shutdown.is_requested() {
@@ -153,8 +180,12 @@ impl Loop<'_> {
                         .register(conn.stream(), Interest::READ, Callback::Conn(id))
                         .is_err()
                     {
+                        // Refused after all (select(2) cannot watch a
+                        // descriptor past FD_SETSIZE, say): closed at once.
                         self.conns.remove(id);
                         self.count.release();
+                        self.stats.accepted -= 1;
+                        self.stats.refused += 1;
                         continue;
                     }
                     self.idle.track(id, conn, &self.conns);
