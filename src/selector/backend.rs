@@ -38,7 +38,10 @@ use super::{BorrowedSource, Interest, RawSource, SelectorError};
 /// assert_eq!(watch_listener::<synclings::selector::Polling>()?, 1);
 /// # std::io::Result::Ok(())
 /// ```
-pub trait Backend: Sys {}
+pub trait Backend: Sys {
+    /// Which backend this is.
+    const KIND: BackendKind;
+}
 
 /// What a backend does; the methods [`BaseSelector`](super::BaseSelector)
 /// calls. Not nameable outside the crate (it lives in a private module),
@@ -46,8 +49,6 @@ pub trait Backend: Sys {}
 pub trait Sys: Sized + Send + Sync + 'static {
     /// Python's class name, for `Debug` ("EpollSelector").
     const NAME: &'static str;
-    /// Which backend this is.
-    const KIND: BackendKind;
 
     /// A new instance with its wake-up mechanism in place.
     fn new() -> io::Result<Self>;

@@ -88,7 +88,6 @@ impl Epoll {
 
 impl Sys for Epoll {
     const NAME: &'static str = "EpollSelector";
-    const KIND: BackendKind = BackendKind::Epoll;
 
     fn new() -> io::Result<Epoll> {
         // SAFETY: plain system calls; each new descriptor is owned at once.
@@ -188,7 +187,9 @@ impl Sys for Epoll {
     }
 }
 
-impl Backend for Epoll {}
+impl Backend for Epoll {
+    const KIND: BackendKind = BackendKind::Epoll;
+}
 
 /// The eventfd a [`Notifier`](super::Notifier) writes to.
 struct EventFd(OwnedFd);

@@ -103,7 +103,6 @@ impl Poll {
 
 impl Sys for Poll {
     const NAME: &'static str = "PollSelector";
-    const KIND: BackendKind = BackendKind::Poll;
 
     fn new() -> io::Result<Poll> {
         let wake = SelfPipe::new()?;
@@ -177,4 +176,6 @@ impl Sys for Poll {
     }
 }
 
-impl Backend for Poll {}
+impl Backend for Poll {
+    const KIND: BackendKind = BackendKind::Poll;
+}

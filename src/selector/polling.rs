@@ -80,7 +80,6 @@ fn event(key: usize, interest: Interest) -> Event {
 
 impl Sys for Polling {
     const NAME: &'static str = "PollingSelector";
-    const KIND: BackendKind = BackendKind::Polling;
 
     fn new() -> io::Result<Polling> {
         let poller = Poller::new()?;
@@ -185,7 +184,9 @@ impl Sys for Polling {
     }
 }
 
-impl Backend for Polling {}
+impl Backend for Polling {
+    const KIND: BackendKind = BackendKind::Polling;
+}
 
 mod exclusive {
     /// A value reachable only through `&mut` (std's unstable `Exclusive`):

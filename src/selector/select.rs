@@ -161,7 +161,6 @@ impl Select {
 
 impl Sys for Select {
     const NAME: &'static str = "SelectSelector";
-    const KIND: BackendKind = BackendKind::Select;
 
     fn new() -> io::Result<Select> {
         let wake = SelfPipe::new()?;
@@ -257,4 +256,6 @@ impl Sys for Select {
     }
 }
 
-impl Backend for Select {}
+impl Backend for Select {
+    const KIND: BackendKind = BackendKind::Select;
+}
