@@ -16,8 +16,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use synclings::selector::{
-    AsRawSource, Backend, BackendKind, BaseSelector, DefaultSelector, Interest, Polling,
-    PollingSelector, RawSource, Selector, SelectorError, SelectorKey,
+    AsRawSource, Backend, BackendKind, BaseSelector, DefaultSelector, Interest, PollingSelector,
+    RawSource, Selector, SelectorError, SelectorKey,
 };
 use synclings::testing::{within, DEADLINE};
 
@@ -547,7 +547,7 @@ fn debug_names_pythons_class<B: Backend>() {
 fn more_than_fd_setsize_descriptors<B: Backend>() {
     const PAIRS: usize = 700; // 1400 descriptors, numbered past 1024
     let _fd = exclusive();
-    if !raise_fd_limit(2 * PAIRS as u64 + 200) {
+    if !raise_fd_limit(2 * PAIRS as libc::rlim_t + 200) {
         return;
     }
     let mut sel = new::<usize, B>();
@@ -583,7 +583,7 @@ fn more_than_fd_setsize_descriptors<B: Backend>() {
 /// Raises the soft `RLIMIT_NOFILE` to at least `needed` (up to the hard
 /// limit); false, with the reason printed, if the hard limit is too low.
 #[cfg(unix)]
-fn raise_fd_limit(needed: u64) -> bool {
+fn raise_fd_limit(needed: libc::rlim_t) -> bool {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -685,7 +685,7 @@ fn epoll_refuses_a_regular_file() {
 #[cfg(target_os = "linux")]
 #[test]
 fn polling_on_linux_refuses_a_regular_file() {
-    refuses_a_regular_file::<Polling>();
+    refuses_a_regular_file::<synclings::selector::Polling>();
 }
 
 /// poll and select take a regular file, and report it ready at once (a
@@ -726,7 +726,7 @@ fn select_reports_a_regular_file_ready() {
 #[test]
 fn epoll_forgets_the_old_file_under_a_reused_number() {
     assert!(number_reused::<synclings::selector::Epoll>().is_empty());
-    assert!(number_reused::<Polling>().is_empty());
+    assert!(number_reused::<synclings::selector::Polling>().is_empty());
 }
 
 /// poll and select know numbers only: they watch the new file under the old
@@ -751,7 +751,7 @@ fn poll_and_select_watch_the_new_file_under_a_reused_number() {
 fn select_refuses_a_descriptor_at_or_above_fd_setsize() {
     use std::os::fd::{AsRawFd, OwnedFd};
     let _fd = exclusive();
-    if !raise_fd_limit(libc::FD_SETSIZE as u64 + 200) {
+    if !raise_fd_limit(libc::FD_SETSIZE as libc::rlim_t + 200) {
         return;
     }
     let mut sel = new::<&str, synclings::selector::Select>();
