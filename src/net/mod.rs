@@ -58,7 +58,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::selector::{BackendKind, Notifier};
+use crate::selector::{Backend, BackendKind, Notifier, WithBackend};
 
 pub mod protocol;
 
@@ -472,10 +472,40 @@ pub fn serve(
         Model::Blocking => blocking::serve(listener, config, shutdown),
         Model::ThreadPool => thread_pool::serve(listener, config, shutdown),
         Model::BusyPoll => busy_poll::serve(listener, config, shutdown),
-        Model::Selector => selector_server::serve(listener, config, shutdown),
-        Model::SelectorPerCore => selector_per_core::serve(listener, config, shutdown),
+        Model::Selector | Model::SelectorPerCore => config.selector.with(OnSelector {
+            model,
+            listener,
+            config,
+            shutdown,
+        })?,
         Model::Select => select_loop::serve(listener, config, shutdown),
         Model::Poll => poll_loop::serve(listener, config, shutdown),
+    }
+}
+
+/// A selector model, once `config.selector` names its backend `B`: each
+/// backend gets its own statically dispatched copy of the server.
+struct OnSelector<'a> {
+    model: Model,
+    listener: TcpListener,
+    config: &'a ServerConfig,
+    shutdown: &'a Shutdown,
+}
+
+impl WithBackend for OnSelector<'_> {
+    type Output = io::Result<ServerStats>;
+
+    fn run<B: Backend>(self) -> Self::Output {
+        let OnSelector {
+            model,
+            listener,
+            config,
+            shutdown,
+        } = self;
+        match model {
+            Model::SelectorPerCore => selector_per_core::serve::<B>(listener, config, shutdown),
+            _ => selector_server::serve::<B>(listener, config, shutdown),
+        }
     }
 }
 

@@ -24,39 +24,13 @@ use std::thread;
 
 use super::conn::ConnCount;
 use super::{selector_server, ServerConfig, ServerStats, Shutdown};
-use crate::selector::{Backend, BaseSelector, WithBackend};
+use crate::selector::{Backend, BaseSelector};
 
 /// Serves with `config.workers` event loops (the calling thread is one of
-/// them), each on a selector of `config.selector`'s backend, until
-/// `shutdown` is requested, or until one loop fails.
-pub(crate) fn serve(
-    listener: TcpListener,
-    config: &ServerConfig,
-    shutdown: &Shutdown,
-) -> io::Result<ServerStats> {
-    config.selector.with(PerCore {
-        listener,
-        config,
-        shutdown,
-    })?
-}
-
-/// [`serve`] once the backend is known.
-struct PerCore<'a> {
-    listener: TcpListener,
-    config: &'a ServerConfig,
-    shutdown: &'a Shutdown,
-}
-
-impl WithBackend for PerCore<'_> {
-    type Output = io::Result<ServerStats>;
-
-    fn run<B: Backend>(self) -> Self::Output {
-        serve_on::<B>(self.listener, self.config, self.shutdown)
-    }
-}
-
-fn serve_on<B: Backend>(
+/// them), each on a selector of backend `B` (`net::serve` picks it from
+/// `config.selector`), until `shutdown` is requested, or until one loop
+/// fails.
+pub(crate) fn serve<B: Backend>(
     listener: TcpListener,
     config: &ServerConfig,
     shutdown: &Shutdown,

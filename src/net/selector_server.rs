@@ -39,7 +39,7 @@ use super::conn::{
     accept, timeout_until, Accepted, ConnCount, IdleTimer, Next, Slab, ACCEPT_BATCH,
 };
 use super::{ServerConfig, ServerStats, Shutdown};
-use crate::selector::{Backend, BaseSelector, Interest, WithBackend};
+use crate::selector::{Backend, BaseSelector, Interest};
 
 /// The data registered with each socket: what to do when it is ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,43 +50,19 @@ pub(crate) enum Callback {
     Conn(usize),
 }
 
-/// Serves on the calling thread until `shutdown` is requested, on the
-/// backend `config.selector` names.
-pub(crate) fn serve(
+/// Serves on the calling thread until `shutdown` is requested, on backend
+/// `B` (`net::serve` picks it from `config.selector`).
+pub(crate) fn serve<B: Backend>(
     listener: TcpListener,
     config: &ServerConfig,
     shutdown: &Shutdown,
 ) -> io::Result<ServerStats> {
-    config.selector.with(Serve {
-        listener,
-        config,
-        shutdown,
-    })?
-}
-
-/// [`serve`] once the backend is known.
-struct Serve<'a> {
-    listener: TcpListener,
-    config: &'a ServerConfig,
-    shutdown: &'a Shutdown,
-}
-
-impl WithBackend for Serve<'_> {
-    type Output = io::Result<ServerStats>;
-
-    fn run<B: Backend>(self) -> Self::Output {
-        let Serve {
-            listener,
-            config,
-            shutdown,
-        } = self;
-        listener.set_nonblocking(true)?;
-        let count = ConnCount::new(config.max_connections);
-        let sel = BaseSelector::<Callback, B>::new()?;
-        let mut stats = run(sel, &listener, config, shutdown, &count)?;
-        stats.peak_connections = count.peak();
-        Ok(stats)
-    }
+    listener.set_nonblocking(true)?;
+    let count = ConnCount::new(config.max_connections);
+    let sel = BaseSelector::<Callback, B>::new()?;
+    let mut stats = run(sel, &listener, config, shutdown, &count)?;
+    stats.peak_connections = count.peak();
+    Ok(stats)
 }
 
 /// One event loop on a non-blocking `listener`, which other loops may share

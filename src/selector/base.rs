@@ -8,7 +8,7 @@ use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use super::backend::{Backend, Wake};
-use super::{AsRawSource, Interest, RawSource, SelectorError, SelectorKey, Source};
+use super::{AsRawSource, BorrowedSource, Interest, RawSource, SelectorError, SelectorKey, Source};
 
 /// Python's selector over backend `B`, with data of type `D` attached to
 /// each registration. Use it through its aliases: [`DefaultSelector`],
@@ -56,11 +56,7 @@ impl<D, B: Backend> BaseSelector<D, B> {
         interest: Interest,
         data: D,
     ) -> Result<&SelectorKey<D>, SelectorError> {
-        let source = source.as_source();
-        let fd = source.as_raw_source();
-        if interest.is_empty() {
-            return Err(SelectorError::EmptyInterest(fd));
-        }
+        let (source, fd) = with_interest(source, interest)?;
         if self.keys.contains_key(&fd) {
             return Err(SelectorError::AlreadyRegistered(fd));
         }
@@ -77,11 +73,7 @@ impl<D, B: Backend> BaseSelector<D, B> {
         interest: Interest,
         data: D,
     ) -> Result<&SelectorKey<D>, SelectorError> {
-        let source = source.as_source();
-        let fd = source.as_raw_source();
-        if interest.is_empty() {
-            return Err(SelectorError::EmptyInterest(fd));
-        }
+        let (source, fd) = with_interest(source, interest)?;
         let key = self
             .keys
             .get_mut(&fd)
@@ -238,6 +230,20 @@ impl<D, B: Backend> BaseSelector<D, B> {
     pub fn close(self) -> Vec<SelectorKey<D>> {
         self.keys.into_values().collect()
     }
+}
+
+/// `source`, borrowed, and its number; [`SelectorError::EmptyInterest`] if
+/// `interest` is empty (what `register` and `modify` refuse first).
+fn with_interest(
+    source: &impl Source,
+    interest: Interest,
+) -> Result<(BorrowedSource<'_>, RawSource), SelectorError> {
+    let source = source.as_source();
+    let fd = source.as_raw_source();
+    if interest.is_empty() {
+        return Err(SelectorError::EmptyInterest(fd));
+    }
+    Ok((source, fd))
 }
 
 impl<D, B: Backend> fmt::Debug for BaseSelector<D, B> {
