@@ -552,7 +552,8 @@ def lab_targets(lab, counts, waits):
                 v = waits.get((n, f))
                 if v and ep:
                     parts.append(f"{f} {med(v) / med(ep):.1f}× at {n}")
-        lines.append("select/poll fall behind epoll as idle descriptors grow: shown above ("
+        lines.append("select/poll fall behind epoll as idle descriptors grow, polling does not "
+                     "(÷ epoll, shown above: "
                      + ", ".join(parts) + ")")
     lines.extend(lab_backend_targets(lab))
     return lines

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use super::{BorrowedSource, Interest, RawSource, SelectorError};
 
-/// A selector backend: [`Epoll`](super::Epoll), [`Poll`](super::Poll),
-/// [`Select`](super::Select) or [`Polling`](super::Polling), the `B` of
+/// A selector backend: `Epoll` (Linux), `Poll`, `Select` (Unix) or
+/// [`Polling`](super::Polling) (everywhere), the `B` of
 /// [`BaseSelector<D, B>`](super::BaseSelector).
 ///
 /// Sealed: implemented by this crate's backends only. Name it to write code
@@ -109,7 +109,7 @@ pub trait Wake: Send + Sync {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BackendKind {
-    /// [`EpollSelector`](super::BaseSelector): Linux's epoll.
+    /// `EpollSelector`: Linux's epoll (Linux, Android).
     Epoll,
     /// `PollSelector`: `poll(2)`, Unix.
     Poll,

@@ -31,9 +31,9 @@
 //!
 //! | selector | Python | where | one wait costs | register / modify |
 //! |---|---|---|---|---|
-//! | `EpollSelector` ([`Epoll`]) | `EpollSelector` | Linux, Android | one `epoll_wait`: O(ready sources) | one `epoll_ctl` |
-//! | `PollSelector` ([`Poll`]) | `PollSelector` | Unix | one `poll` over every registered descriptor, then a scan of them all: O(registered) | no system call |
-//! | `SelectSelector` ([`Select`]) | `SelectSelector` | Unix | copy two `fd_set`s, one `select`, a scan up to the highest descriptor: O(highest fd); descriptors below `FD_SETSIZE` (1024) only | no system call |
+//! | `EpollSelector` (`Epoll`) | `EpollSelector` | Linux, Android | one `epoll_wait`: O(ready sources) | one `epoll_ctl` |
+//! | `PollSelector` (`Poll`) | `PollSelector` | Unix | one `poll` over every registered descriptor, then a scan of them all: O(registered) | no system call |
+//! | `SelectSelector` (`Select`) | `SelectSelector` | Unix | copy two `fd_set`s, one `select`, a scan up to the highest descriptor: O(highest fd); descriptors below `FD_SETSIZE` (1024) only | no system call |
 //! | [`PollingSelector`] ([`Polling`]) | `KqueueSelector` on macOS/BSD | everywhere (kqueue, IOCP on Windows, epoll on Linux) | O(ready), plus the `polling` crate's own work: on Linux about five system calls per wait with a timeout | one system call |
 //! | `KqueueSelector` | `KqueueSelector` | macOS, the BSDs | = `PollingSelector` | |
 //! | [`DefaultSelector`] | `DefaultSelector` | everywhere | `EpollSelector` on Linux, `PollingSelector` elsewhere | |
