@@ -9,7 +9,7 @@ fn unavailable(model: Model) -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,
         format!(
-            "the {model} model calls {model}(2), which this platform does not have: \
+            "the {model} model is a raw {model}(2) loop, which is built on Unix only: \
              use --model selector (its DefaultSelector is the platform's best)"
         ),
     )
