@@ -1,5 +1,7 @@
 """The IO-models lab's driver (run by bench/lab.sh): every echo server at
-1, 10, 100, 1 000 and 10 000 connections, then 10 000 idle connections.
+1, 10, 100, 1 000 and 10 000 connections, then the selector server on each
+selector backend at 1, 100 and 1 000 connections, then 10 000 idle
+connections.
 
 For each server and connection count, for each repetition (a fresh server
 each time):
@@ -14,6 +16,14 @@ each time):
 3. read the server's VmHWM (peak resident memory) from /proc/PID/status,
    then stop it (SIGTERM, SIGKILL after 5 s).
 
+The backends: the same cells for `echo-server --model selector --selector
+B`, B = epoll, poll, select, polling, taking turns as the servers do, so
+that repetition i of each ran within seconds of the others (report.py pairs
+them by repetition). With LAB_BASELINE=REV (bench/lab.sh builds that
+commit's echo-server into target/lab-baseline), REV's selector server runs
+in the same rotation as "baseline": the check that EpollSelector costs what
+the selector cost before the backends existed.
+
 The idle test: a fresh server, its VmRSS with no connection; 10 000
 connections opened by this process and left idle; once the server holds
 them all (its /proc/PID/fd count), its VmRSS again: memory per connection =
@@ -22,8 +32,10 @@ them all (its /proc/PID/fd count), its VmRSS again: memory per connection =
 Writes every measurement to target/bench/lab.json; `report.py` renders it.
 The soft RLIMIT_NOFILE is raised to the hard one first (children inherit
 it). Environment: LAB_QUICK=1 a smoke run (1 repetition, short windows);
-LAB_SERVERS=a,b and LAB_CONNECTIONS=1,10 restrict the run; LAB_REPS,
-LAB_DURATION, LAB_WARMUP override the defaults.
+LAB_SERVERS=a,b and LAB_CONNECTIONS=1,10 restrict the run (LAB_SERVERS=none:
+no server of the main table); LAB_BACKENDS=epoll,poll restricts the
+backends (none: skip them); LAB_REPS, LAB_DURATION, LAB_WARMUP override the
+defaults; LAB_BASELINE is set by lab.sh.
 """
 import datetime
 import json
@@ -53,8 +65,8 @@ SERVER_CPU = "1"
 CLIENT_CPU = "0"
 
 
-def echo_server(model, *extra):
-    return [str(BIN / "echo-server"), "--model", model, "--addr", "127.0.0.1:0",
+def echo_server(model, *extra, binary=BIN / "echo-server"):
+    return [str(binary), "--model", model, "--addr", "127.0.0.1:0",
             "--max-connections", "20000", *extra]
 
 
@@ -64,7 +76,8 @@ SERVERS = {
     "threadpool": (echo_server("threadpool", "--workers", str(POOL_WORKERS)),
                    f"synclings: a pool of {POOL_WORKERS} threads"),
     "busypoll": (echo_server("busypoll"), "synclings: non-blocking sockets polled in a loop"),
-    "selector": (echo_server("selector"), "synclings: one thread, epoll `Selector`"),
+    "selector": (echo_server("selector"),
+                 "synclings: one thread, `DefaultSelector` (EpollSelector)"),
     "selector-per-core": (echo_server("selector-per-core", "--workers", "1"),
                           "synclings: a selector per core (1 core given: 1 worker)"),
     "select": (echo_server("select"), "synclings: raw select(2)"),
@@ -74,6 +87,21 @@ SERVERS = {
     "python": ([sys.executable, str(ROOT / "bench" / "python" / "selectors_echo.py"), "0", "4096"],
                "the seed's Python `selectors` server"),
 }
+
+
+#: The selector server on each backend (bench/lab.sh's backend table).
+BACKENDS = {
+    name: (echo_server("selector", "--selector", name), f"the selector server on {what}")
+    for name, what in [("epoll", "EpollSelector"), ("poll", "PollSelector"),
+                       ("select", "SelectSelector"), ("polling", "PollingSelector")]
+}
+BACKEND_CONNECTIONS = [1, 100, 1000]
+#: The commit whose selector server is the baseline (built by lab.sh).
+BASELINE = os.environ.get("LAB_BASELINE")
+BASELINE_BIN = ROOT / "target" / "lab-baseline" / "target" / "release" / "echo-server"
+if BASELINE:
+    BACKENDS["baseline"] = (echo_server("selector", binary=BASELINE_BIN),
+                            f"the selector server of commit {BASELINE}")
 
 
 def not_applicable(server, connections):
@@ -116,9 +144,10 @@ def fd_count(pid):
 class Server:
     """A server process pinned to SERVER_CPU, stdout to a file."""
 
-    def __init__(self, name):
+    def __init__(self, name, cmd=None):
         self.name = name
-        cmd, _ = SERVERS[name]
+        if cmd is None:
+            cmd, _ = SERVERS[name]
         OUT.mkdir(parents=True, exist_ok=True)
         self.log = open(OUT / f"lab-server-{name}.log", "w+")
         self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, *cmd], stdout=self.log,
@@ -154,9 +183,9 @@ class Server:
         self.log.close()
 
 
-def run_cell(name, connections, duration, warmup):
+def run_cell(name, connections, duration, warmup, cmd=None):
     """One repetition: a fresh server, one echo-bench run."""
-    server = Server(name)
+    server = Server(name, cmd)
     try:
         cmd = ["taskset", "-c", CLIENT_CPU, str(BIN / "echo-bench"), "--addr", server.addr,
                "--connections", str(connections), "--threads", "1", "--size", "64",
@@ -215,11 +244,70 @@ def idle_test(name, count):
         server.stop()
 
 
+def run_table(table, counts, cells, reps_for, duration_for, warmup, label=""):
+    """Runs every server of `table` ({name: command}) at every count into
+    `cells` ({"name/count": {"runs": [...]}}). Repetitions interleave the
+    servers (rep 1 of each, then rep 2 of each...) so that a burst of load
+    from other programs hits every server alike."""
+    for connections in counts:
+        live = []
+        for name in table:
+            key = f"{name}/{connections}"
+            why = not_applicable(name, connections)
+            if why:
+                cells[key] = {"na": why}
+                print(f"lab: {label}{key}: n/a ({why})", file=sys.stderr)
+            else:
+                cells[key] = {"runs": []}
+                live.append(name)
+        for rep in range(reps_for(connections)):
+            # Each repetition starts one server further down the list, so
+            # that no server always runs right after the same one (after
+            # busy-poll, say, which keeps CPU 1 at 100%).
+            shift = rep % len(live) if live else 0
+            for name in live[shift:] + live[:shift]:
+                try:
+                    run = run_cell(name, connections, duration_for(connections), warmup,
+                                   table[name])
+                except RuntimeError as e:
+                    run = {"error": str(e)}
+                cells[f"{name}/{connections}"]["runs"].append(run)
+        for name in live:
+            key = f"{name}/{connections}"
+            runs = cells[key]["runs"]
+            ok = [r for r in runs if "error" not in r and r.get("errors") == 0]
+            if ok:
+                print(f"lab: {label}{key}: {statistics.median(r['req_per_s'] for r in ok):.0f} req/s, "
+                      f"{statistics.median(r['server_cpu_us_per_req'] or 0 for r in ok):.2f} us CPU/req, "
+                      f"{len(runs) - len(ok)} failed runs", file=sys.stderr)
+            else:
+                print(f"lab: {label}{key}: failed: {runs[-1]}", file=sys.stderr)
+
+
+def counts_from_env():
+    return [int(c) for c in os.environ.get(
+        "LAB_CONNECTIONS", ",".join(map(str, CONNECTIONS))).split(",")]
+
+
+def env_list(name, default):
+    """A comma-separated list from the environment; "none" is the empty list."""
+    value = os.environ.get(name, ",".join(default))
+    return [] if value in ("", "none") else value.split(",")
+
+
 def main():
     nofile = raise_nofile()
-    servers = os.environ.get("LAB_SERVERS", ",".join(SERVERS)).split(",")
-    counts = [int(c) for c in os.environ.get(
-        "LAB_CONNECTIONS", ",".join(map(str, CONNECTIONS))).split(",")]
+    servers = env_list("LAB_SERVERS", SERVERS)
+    backends = env_list("LAB_BACKENDS", BACKENDS)
+    unknown = [n for n in servers if n not in SERVERS] + [n for n in backends if n not in BACKENDS]
+    if unknown:
+        sys.exit(f"lab: unknown server or backend {unknown}: servers {list(SERVERS)}, "
+                 f"backends {list(BACKENDS)} (baseline needs LAB_BASELINE)")
+    # The backends at 1, 100 and 1 000 connections (those of them that
+    # LAB_CONNECTIONS keeps, if set).
+    backend_counts = [c for c in BACKEND_CONNECTIONS
+                      if "LAB_CONNECTIONS" not in os.environ or c in counts_from_env()]
+    counts = counts_from_env()
     duration_env = os.environ.get("LAB_DURATION")
 
     def duration_for(connections):
@@ -248,40 +336,16 @@ def main():
         "servers": {n: SERVERS[n][1] for n in servers},
         "connections": counts, "cells": {}, "idle": {},
     }
-    # Repetitions interleave the servers (rep 1 of each, then rep 2 of each...)
-    # so that a burst of load from other programs hits every server alike.
-    for connections in counts:
-        live = []
-        for name in servers:
-            key = f"{name}/{connections}"
-            why = not_applicable(name, connections)
-            if why:
-                result["cells"][key] = {"na": why}
-                print(f"lab: {key}: n/a ({why})", file=sys.stderr)
-            else:
-                result["cells"][key] = {"runs": []}
-                live.append(name)
-        for rep in range(reps_for(connections)):
-            # Each repetition starts one server further down the list, so
-            # that no server always runs right after the same one (after
-            # busy-poll, say, which keeps CPU 1 at 100%).
-            shift = rep % len(live) if live else 0
-            for name in live[shift:] + live[:shift]:
-                try:
-                    run = run_cell(name, connections, duration_for(connections), warmup)
-                except RuntimeError as e:
-                    run = {"error": str(e)}
-                result["cells"][f"{name}/{connections}"]["runs"].append(run)
-        for name in live:
-            key = f"{name}/{connections}"
-            runs = result["cells"][key]["runs"]
-            ok = [r for r in runs if "error" not in r and r.get("errors") == 0]
-            if ok:
-                print(f"lab: {key}: {statistics.median(r['req_per_s'] for r in ok):.0f} req/s, "
-                      f"{statistics.median(r['server_cpu_us_per_req'] or 0 for r in ok):.2f} us CPU/req, "
-                      f"{len(runs) - len(ok)} failed runs", file=sys.stderr)
-            else:
-                print(f"lab: {key}: failed: {runs[-1]}", file=sys.stderr)
+    table = {name: SERVERS[name][0] for name in servers}
+    run_table(table, counts, result["cells"], reps_for, duration_for, warmup)
+    if backends:
+        result["backends"] = {
+            "servers": {n: BACKENDS[n][1] for n in backends},
+            "connections": backend_counts, "baseline": BASELINE, "cells": {},
+        }
+        table = {name: BACKENDS[name][0] for name in backends}
+        run_table(table, backend_counts, result["backends"]["cells"], reps_for, duration_for,
+                  warmup, label="backend ")
     def idle_reps(name):
         # 3 for the target (selector) and the peers; 1 for the other models,
         # slow to accept 10 000 (busy-poll and poll scan every connection).

@@ -452,18 +452,26 @@ def lab_section(crit):
     for (group, func), values in crit.items():
         if group.startswith("wait/idle_"):
             waits[(int(group[len("wait/idle_"):]), func)] = values
+    out.extend(lab_backends_section(lab))
+
     if waits:
-        w("### One readiness wait: 1 active + N idle descriptors (ns per wait)\n")
-        w("`cargo bench -p synclings-bench --bench wait`: UDP sockets, one readable, the others idle; "
-          "zero timeout; select rebuilds its `fd_set` and scans it with `FD_ISSET`, poll scans `revents`, "
-          "epoll only gets the ready one (see bench/benches/wait.rs). 10 samples each.\n")
-        w("| idle descriptors | select | poll | epoll | select ÷ epoll | poll ÷ epoll |")
-        w("|---|---|---|---|---|---|")
+        w("### One wait of each selector: 1 active + N idle descriptors (ns per wait)\n")
+        w("`cargo bench -p synclings-bench --bench wait`: the real `EpollSelector`, `PollSelector`, "
+          "`SelectSelector` and `PollingSelector`, one `select_into` each; UDP sockets, the last one "
+          "readable, the others idle; a 1 s timeout that the ready socket ends at once (so poll and "
+          "select hook a wait-queue entry on every idle descriptor, as a server's wait does, and polling "
+          "arms its timer); select copies its `fd_set`s and scans every bit, poll scans `revents`, epoll "
+          "only gets the ready one (see bench/benches/wait.rs). 10 samples each.\n")
+        w("| idle descriptors | epoll | poll | select | polling | poll ÷ epoll | select ÷ epoll "
+          "| polling ÷ epoll |")
+        w("|---|---|---|---|---|---|---|---|")
         for n in sorted({n for n, _ in waits}):
-            sel, pol, ep = waits.get((n, "select")), waits.get((n, "poll")), waits.get((n, "epoll"))
+            ep, pol = waits.get((n, "epoll")), waits.get((n, "poll"))
+            sel, pg = waits.get((n, "select")), waits.get((n, "polling"))
             sel_cell = fmt_ns(sel) if sel else "n/a (descriptors ≥ FD_SETSIZE = 1024)"
-            w(f"| {n:,} | {sel_cell} | {fmt_ns(pol)} | {fmt_ns(ep)} "
-              f"| {ratio(sel, ep) if sel else '–'} | {ratio(pol, ep)} |".replace(",", " "))
+            w(f"| {n:,} | {fmt_ns(ep)} | {fmt_ns(pol)} | {sel_cell} | {fmt_ns(pg)} "
+              f"| {ratio(pol, ep)} | {ratio(sel, ep) if sel else '–'} | {ratio(pg, ep)} |"
+              .replace(",", " "))
         w("")
 
     # Targets.
@@ -521,15 +529,8 @@ def lab_targets(lab, counts, waits):
     # so repetition i of each ran within seconds of the other): a spread
     # across 1× means the medians' order is the noise's.
     def paired(key, c):
-        def runs(server):
-            cell = lab["cells"].get(f"{server}/{c}", {})
-            ok = lab_ok_runs(cell)
-            # Repetition order kept; a failed run leaves a hole.
-            return [r.get(key) if r in ok else None for r in cell.get("runs", [])]
-        ratios = [x / y for x, y in zip(runs("selector"), runs("tokio")) if x and y]
-        if not ratios:
-            return None
-        return f"{c}: {statistics.median(ratios):.2f}× [{min(ratios):.2f}–{max(ratios):.2f}]"
+        ratios = lab_paired(lab["cells"], "selector", "tokio", c, key)
+        return f"{c}: {lab_fmt_ratios(ratios)}" if ratios else None
     for key, what in [("server_cpu_us_per_req", "CPU per request"), ("req_per_s", "req/s")]:
         parts = [p for p in (paired(key, c) for c in counts) if p]
         if parts:
@@ -547,13 +548,99 @@ def lab_targets(lab, counts, waits):
         parts = []
         for n in sorted({n for n, _ in waits}):
             ep = waits.get((n, "epoll"))
-            for f in ["select", "poll"]:
+            for f in ["select", "poll", "polling"]:
                 v = waits.get((n, f))
                 if v and ep:
                     parts.append(f"{f} {med(v) / med(ep):.1f}× at {n}")
-        lines.append("select/poll fall behind epoll as idle descriptors grow: shown above ("
+        lines.append("select/poll fall behind epoll as idle descriptors grow, polling does not "
+                     "(÷ epoll, shown above: "
                      + ", ".join(parts) + ")")
+    lines.extend(lab_backend_targets(lab))
     return lines
+
+
+def lab_paired(cells, server, peer, c, key="server_cpu_us_per_req"):
+    """server ÷ peer of `key` at `c` connections, paired by repetition
+    (repetition i of both ran within seconds of each other): the ratios, or
+    an empty list."""
+    def runs(name):
+        cell = cells.get(f"{name}/{c}", {})
+        ok = lab_ok_runs(cell)
+        # Repetition order kept; a failed run leaves a hole.
+        return [r.get(key) if r in ok else None for r in cell.get("runs", [])]
+    return [x / y for x, y in zip(runs(server), runs(peer)) if x and y]
+
+
+def lab_fmt_ratios(ratios):
+    if not ratios:
+        return "–"
+    return f"{statistics.median(ratios):.2f}× [{min(ratios):.2f}–{max(ratios):.2f}]"
+
+
+BACKEND_ORDER = ["epoll", "poll", "select", "polling", "baseline"]
+
+
+def lab_backends_section(lab):
+    """The selector server on each backend: CPU per request, and the ratio
+    to epoll paired by repetition."""
+    part = lab.get("backends")
+    if not part:
+        return []
+    out = []
+    w = out.append
+    cells, counts = part["cells"], part["connections"]
+    names = [b for b in BACKEND_ORDER if b in part["servers"]]
+    w("### The selector server on each selector backend: server CPU per request (µs)\n")
+    w("`echo-server --model selector --selector B`: the same server, generic over the backend "
+      "(statically dispatched), measured as the table above, the backends taking turns"
+      + (f"; **baseline** is the selector server of commit `{part['baseline']}` (before the backends "
+         "existed), in the same rotation" if part.get("baseline") else "")
+      + ". Each cell: median [min–max] over the repetitions.\n")
+    w("| backend | " + " | ".join(f"{c:,} conns".replace(",", " ") for c in counts) + " |")
+    w("|---|" + "---|" * len(counts))
+    for b in names:
+        row = []
+        for c in counts:
+            cell = cells.get(f"{b}/{c}", {})
+            fail = lab_cell_failure(cell) if cell else "–"
+            row.append(fail or lab_fmt(lab_vals(lab_ok_runs(cell), "server_cpu_us_per_req"), 2))
+        w(f"| {b} | " + " | ".join(row) + " |")
+    w("")
+    w("Ratios of server CPU per request, paired by repetition (repetition i of each ran within "
+      "seconds of the other), median [min–max]; a spread across 1× is a tie:\n")
+    w("| ratio | " + " | ".join(f"{c:,} conns".replace(",", " ") for c in counts) + " |")
+    w("|---|" + "---|" * len(counts))
+    pairs = [(b, "epoll") for b in names if b not in ("epoll", "baseline")]
+    if "baseline" in names:
+        pairs.append(("epoll", "baseline"))
+    for a, b in pairs:
+        w(f"| {a} ÷ {b} | "
+          + " | ".join(lab_fmt_ratios(lab_paired(cells, a, b, c)) for c in counts) + " |")
+    w("")
+    return out
+
+
+def lab_backend_targets(lab):
+    part = lab.get("backends")
+    if not part:
+        return []
+    cells, counts = part["cells"], part["connections"]
+    if "baseline" not in part["servers"]:
+        return ["EpollSelector within 1.05× of the selector's CPU per request before the backends "
+                "existed: not measured (run `LAB_BASELINE=<commit> bash bench/lab.sh`)"]
+    parts, ok = [], True
+    for c in counts:
+        ratios = lab_paired(cells, "epoll", "baseline", c)
+        if not ratios:
+            continue
+        m = statistics.median(ratios)
+        ok &= m <= 1.05
+        parts.append(f"{c}: {lab_fmt_ratios(ratios)}")
+    if not parts:
+        return ["EpollSelector within 1.05× of the baseline: no paired runs"]
+    verdict = "**met**" if ok else "**missed**"
+    return [f"EpollSelector within 1.05× of commit {part['baseline']}'s selector CPU per request "
+            f"(median of the paired ratios, every count): {verdict} ({'; '.join(parts)})"]
 
 
 def lab_splice(path):

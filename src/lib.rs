@@ -25,7 +25,7 @@
 //! | `threading.current_thread().name`, `active_count()`, `local()` | [`thread::current_name`], [`thread::active_count`], `thread_local!` (see [`thread`]) |
 //! | `concurrent.futures.ThreadPoolExecutor` | [`thread::ThreadPool`]: `submit -> TaskHandle`, `map`, `shutdown(wait)` |
 //! | producer-consumer (seed program 7), the textbook's bounded buffer | [`producer_consumer`]: the three models; [`producer_consumer::BoundedBuffer`] (two semaphores and a lock) |
-//! | `selectors.DefaultSelector` | [`selector::Selector`]: `register`, `modify`, `unregister`, `select(timeout)`, `get_key`, `close` |
+//! | `selectors.DefaultSelector`, `EpollSelector`, `PollSelector`, `SelectSelector`, `KqueueSelector` | [`selector::DefaultSelector`] (alias [`selector::Selector`]), `EpollSelector`, `PollSelector`, `SelectSelector`, [`selector::PollingSelector`]: one [`selector::BaseSelector`] per backend, `register`, `modify`, `unregister`, `select(timeout)`, `get_key`, `close` |
 //! | `multiprocessing`: `Process`, `Pipe`, `Queue`, `JoinableQueue`, `Lock`, `Semaphore`, `Value`, `Array` | [`ipc`] (Unix): real child processes, see its docs |
 //!
 //! The rule of the mapping: Python's name where Rust allows it, `try_*` for

@@ -1,14 +1,26 @@
 //! End-to-end tests of the lab's binaries, over loopback: `echo-server`
-//! started on port 0, `echo-client` with piped stdin, `echo-bench` for a
-//! second, then SIGTERM: the server exits 0 and prints its statistics.
+//! started on port 0 (every model, and the selector model on every selector
+//! backend), `echo-client` with piped stdin, `echo-bench` for a second, then
+//! SIGTERM: the server exits 0 and prints its statistics. The SIGTERM and
+//! `RLIMIT_NOFILE` tests are Unix only (the `/proc` one Linux only); the
+//! command-line errors are checked everywhere.
 #![cfg(not(loom))]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 
-use synclings::testing::{eventually, within, DEADLINE};
+use synclings::testing::{within, DEADLINE};
+
+#[cfg(unix)]
+use std::io::{BufRead, BufReader, Read};
+#[cfg(target_os = "linux")]
+use std::net::TcpStream;
+#[cfg(unix)]
+use std::os::unix::process::CommandExt;
+#[cfg(unix)]
+use std::process::{Child, ChildStdout};
+#[cfg(target_os = "linux")]
+use synclings::testing::eventually;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_echo-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_echo-client");
@@ -16,6 +28,7 @@ const BENCH: &str = env!("CARGO_BIN_EXE_echo-bench");
 
 /// The models whose binaries are tested end to end (engineer J's models are
 /// stubs in this copy; add them here once merged).
+#[cfg(unix)]
 const MODELS: &[&str] = &[
     "blocking",
     "threadpool",
@@ -26,26 +39,34 @@ const MODELS: &[&str] = &[
     "poll",
 ];
 
+/// The selector backends `--model selector --selector NAME` is tested on
+/// (the default, epoll on Linux, is the `selector` model above).
+#[cfg(unix)]
+const SELECTORS: &[&str] = &["poll", "select", "polling"];
+
 /// A running `echo-server`, killed if the test fails before stopping it.
+#[cfg(unix)]
 struct Server {
     child: Option<Child>,
     stdout: Option<BufReader<ChildStdout>>,
     addr: String,
 }
 
+#[cfg(unix)]
 impl Server {
     /// Starts `echo-server --model MODEL --addr 127.0.0.1:0` and reads the
     /// address from its first line, `listening on ADDR`.
     fn start(model: &str) -> Server {
-        Self::start_with(model, None)
+        Self::start_with(&["--model", model], None)
     }
 
-    /// Like [`start`](Self::start), with the descriptor limit (soft and
-    /// hard) set to `nofile` if given.
-    fn start_with(model: &str, nofile: Option<libc::rlim_t>) -> Server {
+    /// Starts `echo-server ARGS --addr 127.0.0.1:0 --workers 4`, with the
+    /// descriptor limit (soft and hard) set to `nofile` if given.
+    fn start_with(args: &[&str], nofile: Option<libc::rlim_t>) -> Server {
         let mut command = Command::new(SERVER);
         command
-            .args(["--model", model, "--addr", "127.0.0.1:0", "--workers", "4"])
+            .args(args)
+            .args(["--addr", "127.0.0.1:0", "--workers", "4"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(n) = nofile {
@@ -107,6 +128,7 @@ impl Server {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl Server {
     /// True if every thread of the server process is asleep in the kernel
     /// (state `S`), i.e. none is running or spinning.
@@ -125,6 +147,7 @@ impl Server {
     }
 }
 
+#[cfg(unix)]
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut() {
@@ -152,6 +175,7 @@ fn run(program: &'static str, args: &[&str], input: &'static [u8]) -> Output {
 }
 
 /// The number after `"key":` in a flat JSON line.
+#[cfg(unix)]
 fn json_number(line: &str, key: &str) -> f64 {
     let pattern = format!("\"{key}\":");
     let start = line
@@ -165,66 +189,84 @@ fn json_number(line: &str, key: &str) -> f64 {
         .unwrap_or_else(|_| panic!("{key} is not a number in {line}"))
 }
 
+#[cfg(unix)]
 #[test]
 fn server_client_bench_then_sigterm() {
     for model in MODELS {
-        let server = Server::start(model);
-        let addr = server.addr.clone();
-
-        let client = run(CLIENT, &["--addr", &addr], b"hello\n\nworld 42\n");
-        assert!(
-            client.status.success(),
-            "{model}: echo-client failed: {client:?}"
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&client.stdout),
-            "HELLO\nWORLD 42\n",
-            "{model}"
-        );
-
-        let bench = run(
-            BENCH,
-            &[
-                "--addr",
-                &addr,
-                "--connections",
-                "4",
-                "--size",
-                "512",
-                "--pipeline",
-                "2",
-                "--duration",
-                "1",
-                "--warmup",
-                "0",
-                "--json",
-            ],
-            b"",
-        );
-        let stdout = String::from_utf8_lossy(&bench.stdout);
-        let line = stdout
-            .lines()
-            .last()
-            .unwrap_or_else(|| panic!("{model}: no summary: {bench:?}"));
-        assert_eq!(json_number(line, "errors"), 0.0, "{model}: {line}");
-        assert!(json_number(line, "requests") > 0.0, "{model}: {line}");
-        assert!(bench.status.success(), "{model}: {bench:?}");
-        assert!(
-            String::from_utf8_lossy(&bench.stderr).contains("req/s"),
-            "{model}: no progress line: {bench:?}"
-        );
-
-        let (status, out, err) = server.terminate();
-        assert!(status.success(), "{model}: exit {status:?}, stderr {err}");
-        assert!(out.contains("stopped: accepted 5,"), "{model}: {out}");
+        client_bench_then_sigterm(model, Server::start(model));
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_selector_model_runs_on_every_selector_backend() {
+    for backend in SELECTORS {
+        let args = ["--model", "selector", "--selector", backend];
+        let what = format!("selector on {backend}");
+        client_bench_then_sigterm(&what, Server::start_with(&args, None));
+    }
+}
+
+/// Talks to `server` with echo-client and echo-bench, then stops it with
+/// SIGTERM: every step succeeds and the statistics count 5 connections.
+#[cfg(unix)]
+fn client_bench_then_sigterm(model: &str, server: Server) {
+    let addr = server.addr.clone();
+
+    let client = run(CLIENT, &["--addr", &addr], b"hello\n\nworld 42\n");
+    assert!(
+        client.status.success(),
+        "{model}: echo-client failed: {client:?}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&client.stdout),
+        "HELLO\nWORLD 42\n",
+        "{model}"
+    );
+
+    let bench = run(
+        BENCH,
+        &[
+            "--addr",
+            &addr,
+            "--connections",
+            "4",
+            "--size",
+            "512",
+            "--pipeline",
+            "2",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        b"",
+    );
+    let stdout = String::from_utf8_lossy(&bench.stdout);
+    let line = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("{model}: no summary: {bench:?}"));
+    assert_eq!(json_number(line, "errors"), 0.0, "{model}: {line}");
+    assert!(json_number(line, "requests") > 0.0, "{model}: {line}");
+    assert!(bench.status.success(), "{model}: {bench:?}");
+    assert!(
+        String::from_utf8_lossy(&bench.stderr).contains("req/s"),
+        "{model}: no progress line: {bench:?}"
+    );
+
+    let (status, out, err) = server.terminate();
+    assert!(status.success(), "{model}: exit {status:?}, stderr {err}");
+    assert!(out.contains("stopped: accepted 5,"), "{model}: {out}");
 }
 
 #[test]
 fn bad_flags_are_reported_not_panics() {
-    let cases: [(&'static str, &[&str], &str); 5] = [
+    let cases: [(&'static str, &[&str], &str); 6] = [
         (SERVER, &["--max-connections", "many"], "--max-connections"),
         (SERVER, &["--model", "epoll"], "unknown model"),
+        (SERVER, &["--selector", "kqueue"], "unknown selector"),
         (SERVER, &["--bogus"], "unknown option"),
         (CLIENT, &["--addr"], "--addr"),
         // The load generator refuses to aim anywhere but this machine.
@@ -242,11 +284,12 @@ fn bad_flags_are_reported_not_panics() {
 /// With too few descriptors, `accept` fails with EMFILE while connections
 /// wait; the server must pause and retry, not spin, and recover once
 /// descriptors are free again.
+#[cfg(target_os = "linux")]
 #[test]
 fn descriptor_exhaustion_pauses_instead_of_spinning() {
     // The busy-poll model spins by design: it has nothing to show here.
     for model in MODELS.iter().filter(|&&m| m != "busypoll") {
-        let server = Server::start_with(model, Some(48));
+        let server = Server::start_with(&["--model", model], Some(48));
         let addr = server.addr.clone();
         // More connections than the server has descriptors: some wait in
         // the listen queue while accept reports EMFILE.

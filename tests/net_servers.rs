@@ -3,20 +3,21 @@
 //! one test per model and scenario: many concurrent clients with random
 //! payloads and split writes, half-close, abrupt resets, a client that never
 //! reads, a connection flood, the idle timeout, a shutdown while busy; then
-//! the descriptor limits (`FD_SETSIZE`, `EMFILE`).
+//! the descriptor limits (`FD_SETSIZE`, `EMFILE`). The selector server runs
+//! the scenarios on every selector backend (`selector_on_poll`, ...).
 //!
 //! Loopback only; every loop is bounded in count, every wait by a deadline.
 #![cfg(not(loom))]
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as Half, SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{mpsc, Arc, RwLock, RwLockReadGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use synclings::net::{start, EchoMode, Model, RunningServer, ServerConfig, ServerStats};
+use synclings::selector::BackendKind;
 use synclings::testing::{current_tid, eventually, wait_until_parked, within, DEADLINE};
 
 // ---------------------------------------------------------------- helpers
@@ -29,16 +30,35 @@ fn shared() -> RwLockReadGuard<'static, ()> {
     FD_TABLE.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    FD_TABLE.write().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Small limits; 8 workers, so that the thread pool (a worker per
 /// connection at a time) serves every client of a scenario at once.
 fn config() -> ServerConfig {
     ServerConfig {
         workers: 8,
         ..ServerConfig::default()
+    }
+}
+
+/// What a scenario runs on: a model, and for the selector models the
+/// selector backend (the platform's default unless a row says otherwise).
+#[derive(Clone, Copy, Debug)]
+struct Subject {
+    model: Model,
+    selector: BackendKind,
+}
+
+impl From<Model> for Subject {
+    fn from(model: Model) -> Subject {
+        Subject {
+            model,
+            selector: BackendKind::DEFAULT,
+        }
+    }
+}
+
+impl From<(Model, BackendKind)> for Subject {
+    fn from((model, selector): (Model, BackendKind)) -> Subject {
+        Subject { model, selector }
     }
 }
 
@@ -49,8 +69,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(model: Model, config: ServerConfig) -> Server {
-        let running = start(model, config).expect("the server starts");
+    fn start(subject: impl Into<Subject>, config: ServerConfig) -> Server {
+        let subject = subject.into();
+        let config = ServerConfig {
+            selector: subject.selector,
+            ..config
+        };
+        let running = start(subject.model, config).expect("the server starts");
         let addr = running.local_addr();
         assert!(addr.ip().is_loopback());
         Server {
@@ -173,16 +198,8 @@ fn round_trip(stream: &TcpStream, payload: &[u8], seed: u64) -> Vec<u8> {
     reply
 }
 
-/// One round trip: the server is in its loop, with every descriptor it
-/// needs open. Keep the connection: closing it would free a descriptor of
-/// the server's later, at a moment the test does not choose.
-fn served_once(addr: SocketAddr) -> TcpStream {
-    let stream = connect(addr);
-    assert_eq!(echo(&stream, b"up?").unwrap(), b"UP?");
-    stream
-}
-
 /// Sets `SO_LINGER` to zero: closing then sends a reset (RST), not a FIN.
+#[cfg(unix)]
 fn set_linger_zero(stream: &TcpStream) {
     let linger = libc::linger {
         l_onoff: 1,
@@ -192,7 +209,7 @@ fn set_linger_zero(stream: &TcpStream) {
     // of the size passed.
     let rc = unsafe {
         libc::setsockopt(
-            stream.as_raw_fd(),
+            std::os::fd::AsRawFd::as_raw_fd(stream),
             libc::SOL_SOCKET,
             libc::SO_LINGER,
             (&linger as *const libc::linger).cast(),
@@ -206,7 +223,7 @@ fn set_linger_zero(stream: &TcpStream) {
 
 /// 20 clients at once, each a few random requests (two of them 1 MiB),
 /// written in random pieces: every reply is the request uppercased.
-fn concurrent_clients(model: Model) {
+fn concurrent_clients(model: impl Into<Subject>) {
     let _fd = shared();
     let server = Server::start(model, config());
     let addr = server.addr;
@@ -245,7 +262,7 @@ fn concurrent_clients(model: Model) {
 }
 
 /// `EchoMode::Exact` sends the bytes back unchanged.
-fn exact_mode(model: Model) {
+fn exact_mode(model: impl Into<Subject>) {
     let _fd = shared();
     let server = Server::start(
         model,
@@ -263,7 +280,7 @@ fn exact_mode(model: Model) {
 /// The client sends everything, then shuts its write side: the server
 /// still answers every byte (more than `max_buffered`, so some waits in
 /// the server after the EOF), then closes.
-fn half_close(model: Model) {
+fn half_close(model: impl Into<Subject>) {
     let _fd = shared();
     let server = Server::start(
         model,
@@ -308,7 +325,8 @@ fn half_close(model: Model) {
 
 /// Clients that reset their connection (one with a request in flight) free
 /// their slot: with room for 2, five clients in a row are served.
-fn abrupt_reset(model: Model) {
+#[cfg(unix)]
+fn abrupt_reset(model: impl Into<Subject>) {
     let _fd = shared();
     let server = Server::start(
         model,
@@ -352,7 +370,7 @@ fn abrupt_reset(model: Model) {
 /// A client that sends without ever reading: the server stops reading it
 /// once `max_buffered` replies wait, so its writes block, and the server
 /// holds at most `max_buffered` for it; the other clients are unaffected.
-fn client_that_never_reads(model: Model) {
+fn client_that_never_reads(model: impl Into<Subject>) {
     const MAX_BUFFERED: usize = 64 * 1024;
     const LIMIT: u64 = 256 << 20; // what an unbounded server would swallow
     let _fd = shared();
@@ -414,7 +432,7 @@ fn client_that_never_reads(model: Model) {
 
 /// 40 connections past a cap of 8: each is accepted and closed at once; the
 /// 8 keep working; a freed slot is reused.
-fn flood_past_max_connections(model: Model) {
+fn flood_past_max_connections(model: impl Into<Subject>) {
     let _fd = shared();
     let server = Server::start(
         model,
@@ -451,7 +469,7 @@ fn flood_past_max_connections(model: Model) {
 }
 
 /// A silent connection is closed after the idle timeout, not before.
-fn idle_timeout(model: Model) {
+fn idle_timeout(model: impl Into<Subject>) {
     const IDLE: Duration = Duration::from_millis(200);
     let _fd = shared();
     let server = Server::start(
@@ -479,7 +497,7 @@ fn idle_timeout(model: Model) {
 
 /// Shutdown while 6 clients are sending: the server stops, closes them, and
 /// returns its stats; the clients see EOF or a reset, not a hang.
-fn shutdown_while_busy(model: Model) {
+fn shutdown_while_busy(model: impl Into<Subject>) {
     let _fd = shared();
     let server = Server::start(model, config());
     let addr = server.addr;
@@ -516,7 +534,8 @@ fn shutdown_while_busy(model: Model) {
 }
 
 macro_rules! model_tests {
-    ($($module:ident: $model:expr;)*) => {$(
+    ($($(#[$meta:meta])* $module:ident: $model:expr;)*) => {$(
+        $(#[$meta])*
         mod $module {
             use super::*;
             #[test]
@@ -531,6 +550,7 @@ macro_rules! model_tests {
             fn half_close_gets_every_reply_then_eof() {
                 half_close($model);
             }
+            #[cfg(unix)] // SO_LINGER through libc
             #[test]
             fn abrupt_resets_free_their_slots() {
                 abrupt_reset($model);
@@ -561,294 +581,367 @@ model_tests! {
     busy_poll: Model::BusyPoll;
     selector: Model::Selector;
     selector_per_core: Model::SelectorPerCore;
+    #[cfg(unix)]
     select: Model::Select;
+    #[cfg(unix)]
     poll: Model::Poll;
+    // The selector server on every other backend (`selector` above runs on
+    // the default: epoll on Linux).
+    #[cfg(unix)]
+    selector_on_poll: (Model::Selector, BackendKind::Poll);
+    #[cfg(unix)]
+    selector_on_select: (Model::Selector, BackendKind::Select);
+    selector_on_polling: (Model::Selector, BackendKind::Polling);
+    selector_per_core_on_polling: (Model::SelectorPerCore, BackendKind::Polling);
 }
 
 // ------------------------------------------------- the descriptor limits
 
-/// Soft `RLIMIT_NOFILE`, restored on drop.
-struct FdLimit {
-    saved: libc::rlimit,
-}
+/// The descriptor limits (`RLIMIT_NOFILE`, `FD_SETSIZE`, `EMFILE`) are Unix
+/// notions; the `EMFILE` tests watch threads through Linux's `/proc`.
+#[cfg(unix)]
+mod descriptors {
+    use super::*;
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::sync::RwLockWriteGuard;
 
-impl FdLimit {
-    fn get() -> libc::rlimit {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // Safety: getrlimit writes one rlimit into the live local.
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-            0
-        );
-        limit
+    fn exclusive() -> RwLockWriteGuard<'static, ()> {
+        FD_TABLE.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn set(limit: &libc::rlimit) -> bool {
-        // Safety: setrlimit reads one rlimit from the live reference.
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, limit) == 0 }
+    /// One round trip: the server is in its loop, with every descriptor it
+    /// needs open. Keep the connection: closing it would free a descriptor of
+    /// the server's later, at a moment the test does not choose.
+    fn served_once(addr: SocketAddr) -> TcpStream {
+        let stream = connect(addr);
+        assert_eq!(echo(&stream, b"up?").unwrap(), b"UP?");
+        stream
     }
 
-    /// Sets the soft limit to `soft` (at most the hard limit); `None`, with
-    /// the reason printed, if the hard limit is below `soft`.
-    fn soft(soft: u64) -> Option<FdLimit> {
-        let saved = Self::get();
-        if saved.rlim_max < soft {
-            println!(
-                "skipped: the hard RLIMIT_NOFILE is {} (< {soft})",
-                saved.rlim_max
+    /// Soft `RLIMIT_NOFILE`, restored on drop.
+    struct FdLimit {
+        saved: libc::rlimit,
+    }
+
+    impl FdLimit {
+        fn get() -> libc::rlimit {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // Safety: getrlimit writes one rlimit into the live local.
+            assert_eq!(
+                unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+                0
             );
-            return None;
+            limit
         }
-        let new = libc::rlimit {
-            rlim_cur: soft,
-            rlim_max: saved.rlim_max,
-        };
-        assert!(Self::set(&new), "setrlimit");
-        Some(FdLimit { saved })
-    }
-}
 
-impl Drop for FdLimit {
-    fn drop(&mut self) {
-        Self::set(&self.saved);
-    }
-}
+        fn set(limit: &libc::rlimit) -> bool {
+            // Safety: setrlimit reads one rlimit from the live reference.
+            unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, limit) == 0 }
+        }
 
-/// Duplicates `fd` until the duplicates take every free number below
-/// `below` (the kernel hands out the lowest free number) or the table is
-/// full.
-fn fill_descriptors(fd: &OwnedFd, below: i32) -> Vec<OwnedFd> {
-    let mut taken = Vec::new();
-    for _ in 0..100_000 {
-        match fd.try_clone() {
-            Ok(dup) => {
-                let number = dup.as_raw_fd();
-                taken.push(dup);
-                if number >= below - 1 {
+        /// Sets the soft limit to `soft` (at most the hard limit); `None`, with
+        /// the reason printed, if the hard limit is below `soft`.
+        fn soft(soft: libc::rlim_t) -> Option<FdLimit> {
+            let saved = Self::get();
+            if saved.rlim_max < soft {
+                println!(
+                    "skipped: the hard RLIMIT_NOFILE is {} (< {soft})",
+                    saved.rlim_max
+                );
+                return None;
+            }
+            let new = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: saved.rlim_max,
+            };
+            assert!(Self::set(&new), "setrlimit");
+            Some(FdLimit { saved })
+        }
+    }
+
+    impl Drop for FdLimit {
+        fn drop(&mut self) {
+            Self::set(&self.saved);
+        }
+    }
+
+    /// Duplicates `fd` until the duplicates take every free number below
+    /// `below` (the kernel hands out the lowest free number) or the table is
+    /// full.
+    fn fill_descriptors(fd: &OwnedFd, below: i32) -> Vec<OwnedFd> {
+        let mut taken = Vec::new();
+        for _ in 0..100_000 {
+            match fd.try_clone() {
+                Ok(dup) => {
+                    let number = dup.as_raw_fd();
+                    taken.push(dup);
+                    if number >= below - 1 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
                     break;
                 }
             }
-            Err(e) => {
-                assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
-                break;
+        }
+        taken
+    }
+
+    /// A connection whose descriptor would be 1024 or more: the select server
+    /// refuses it cleanly (an fd_set has 1024 bits), the poll and selector
+    /// servers serve it.
+    fn descriptor_past_fd_setsize(subject: impl Into<Subject>) -> ServerStats {
+        let subject = subject.into();
+        let _fd = exclusive();
+        let Some(_limit) = FdLimit::soft(FdLimit::get().rlim_cur.max(1200)) else {
+            return ServerStats::default();
+        };
+        let server = Server::start(subject, config());
+        let addr = server.addr;
+        let _up = served_once(addr);
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let filler = OwnedFd::from(a);
+        let taken = fill_descriptors(&filler, 1030);
+        assert!(
+            taken.last().unwrap().as_raw_fd() >= 1029,
+            "every number below 1030 is taken"
+        );
+        let client = connect(addr);
+        let _ = (&client).write_all(b"high");
+        let uses_select = matches!(
+            (subject.model, subject.selector),
+            (Model::Select, _) | (Model::Selector, BackendKind::Select)
+        );
+        let served = match uses_select {
+            true => {
+                assert!(
+                    is_closed_by_server(&client),
+                    "select cannot watch fd >= 1024: refused"
+                );
+                false
             }
-        }
-    }
-    taken
-}
-
-/// A connection whose descriptor would be 1024 or more: the select server
-/// refuses it cleanly (an fd_set has 1024 bits), the poll and selector
-/// servers serve it.
-fn descriptor_past_fd_setsize(model: Model) -> ServerStats {
-    let _fd = exclusive();
-    let Some(_limit) = FdLimit::soft(FdLimit::get().rlim_cur.max(1200)) else {
-        return ServerStats::default();
-    };
-    let server = Server::start(model, config());
-    let addr = server.addr;
-    let _up = served_once(addr);
-    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    let filler = OwnedFd::from(a);
-    let taken = fill_descriptors(&filler, 1030);
-    assert!(
-        taken.last().unwrap().as_raw_fd() >= 1029,
-        "every number below 1030 is taken"
-    );
-    let client = connect(addr);
-    let _ = (&client).write_all(b"high");
-    let served = match model {
-        Model::Select => {
-            assert!(
-                is_closed_by_server(&client),
-                "select cannot watch fd >= 1024: refused"
-            );
-            false
-        }
-        _ => {
-            let mut reply = [0u8; 4];
-            (&client).read_exact(&mut reply).unwrap();
-            assert_eq!(&reply, b"HIGH");
-            true
-        }
-    };
-    drop(client);
-    drop(taken);
-    // Low numbers are free again: served as usual.
-    let low = connect(addr);
-    assert_eq!(echo(&low, b"low").unwrap(), b"LOW");
-    drop(low);
-    let stats = server.stop();
-    assert_eq!(stats.accepted, 2 + served as u64, "{stats:?}");
-    stats
-}
-
-#[test]
-fn select_refuses_a_descriptor_past_fd_setsize() {
-    let stats = descriptor_past_fd_setsize(Model::Select);
-    assert!(
-        stats.refused >= 1 || stats == ServerStats::default(),
-        "{stats:?}"
-    );
-}
-
-#[test]
-fn poll_serves_a_descriptor_past_fd_setsize() {
-    let stats = descriptor_past_fd_setsize(Model::Poll);
-    assert_eq!(stats.refused, 0);
-}
-
-#[test]
-fn selector_serves_a_descriptor_past_fd_setsize() {
-    let stats = descriptor_past_fd_setsize(Model::Selector);
-    assert_eq!(stats.refused, 0);
-}
-
-/// A `/proc` file opened once and read again from the start on demand: no
-/// descriptor is needed to read it while the table is full. `None` once the
-/// thread has exited.
-struct ProcFile(std::fs::File);
-
-impl ProcFile {
-    fn open(path: String) -> Option<ProcFile> {
-        std::fs::File::open(path).ok().map(ProcFile)
-    }
-
-    fn read(&mut self) -> Option<String> {
-        use std::io::Seek;
-        self.0.rewind().ok()?;
-        let mut text = String::new();
-        self.0.read_to_string(&mut text).ok()?;
-        Some(text)
-    }
-}
-
-/// A server thread watched through `/proc/self/task/TID/{stat,status}`.
-struct Watched {
-    stat: ProcFile,
-    status: ProcFile,
-}
-
-impl Watched {
-    /// `None` if the thread is gone.
-    fn new(tid: u32) -> Option<Watched> {
-        Some(Watched {
-            stat: ProcFile::open(format!("/proc/self/task/{tid}/stat"))?,
-            status: ProcFile::open(format!("/proc/self/task/{tid}/status"))?,
-        })
-    }
-
-    /// Asleep in the kernel (state S), or gone: not running or spinning.
-    fn asleep(&mut self) -> bool {
-        let Some(stat) = self.stat.read() else {
-            return true;
+            false => {
+                let mut reply = [0u8; 4];
+                (&client).read_exact(&mut reply).unwrap();
+                assert_eq!(&reply, b"HIGH");
+                true
+            }
         };
-        stat.rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next())
-            .is_some_and(|state| state == "S")
+        drop(client);
+        drop(taken);
+        // Low numbers are free again: served as usual.
+        let low = connect(addr);
+        assert_eq!(echo(&low, b"low").unwrap(), b"LOW");
+        drop(low);
+        let stats = server.stop();
+        assert_eq!(stats.accepted, 2 + served as u64, "{stats:?}");
+        stats
     }
 
-    /// Voluntary context switches: one more each time it goes to sleep.
-    fn sleeps(&mut self) -> Option<u64> {
-        self.status
-            .read()?
-            .lines()
-            .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
-            .and_then(|n| n.trim().parse().ok())
+    #[test]
+    fn select_refuses_a_descriptor_past_fd_setsize() {
+        let stats = descriptor_past_fd_setsize(Model::Select);
+        assert!(
+            stats.refused >= 1 || stats == ServerStats::default(),
+            "{stats:?}"
+        );
     }
-}
 
-/// Waits until every watched thread is asleep on three checks in a row.
-fn all_stay_asleep(threads: &mut [Watched], what: &str) {
-    let mut in_a_row = 0;
-    eventually(DEADLINE, what, || {
-        in_a_row = if threads.iter_mut().all(Watched::asleep) {
-            in_a_row + 1
-        } else {
-            0
+    #[test]
+    fn poll_serves_a_descriptor_past_fd_setsize() {
+        let stats = descriptor_past_fd_setsize(Model::Poll);
+        assert_eq!(stats.refused, 0);
+    }
+
+    #[test]
+    fn selector_serves_a_descriptor_past_fd_setsize() {
+        let stats = descriptor_past_fd_setsize(Model::Selector);
+        assert_eq!(stats.refused, 0);
+    }
+
+    #[test]
+    fn selector_on_select_refuses_a_descriptor_past_fd_setsize() {
+        // SelectSelector's register refuses it (OutOfRange): the server
+        // closes the connection and counts it refused, not accepted.
+        let stats = descriptor_past_fd_setsize((Model::Selector, BackendKind::Select));
+        assert!(
+            stats.refused >= 1 || stats == ServerStats::default(),
+            "{stats:?}"
+        );
+    }
+
+    #[test]
+    fn selector_on_poll_and_polling_serve_a_descriptor_past_fd_setsize() {
+        for backend in [BackendKind::Poll, BackendKind::Polling] {
+            let stats = descriptor_past_fd_setsize((Model::Selector, backend));
+            assert_eq!(stats.refused, 0, "{backend}");
+        }
+    }
+
+    /// A `/proc` file opened once and read again from the start on demand: no
+    /// descriptor is needed to read it while the table is full. `None` once the
+    /// thread has exited.
+    #[cfg(target_os = "linux")]
+    struct ProcFile(std::fs::File);
+
+    #[cfg(target_os = "linux")]
+    impl ProcFile {
+        fn open(path: String) -> Option<ProcFile> {
+            std::fs::File::open(path).ok().map(ProcFile)
+        }
+
+        fn read(&mut self) -> Option<String> {
+            use std::io::Seek;
+            self.0.rewind().ok()?;
+            let mut text = String::new();
+            self.0.read_to_string(&mut text).ok()?;
+            Some(text)
+        }
+    }
+
+    /// A server thread watched through `/proc/self/task/TID/{stat,status}`.
+    #[cfg(target_os = "linux")]
+    struct Watched {
+        stat: ProcFile,
+        status: ProcFile,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl Watched {
+        /// `None` if the thread is gone.
+        fn new(tid: u32) -> Option<Watched> {
+            Some(Watched {
+                stat: ProcFile::open(format!("/proc/self/task/{tid}/stat"))?,
+                status: ProcFile::open(format!("/proc/self/task/{tid}/status"))?,
+            })
+        }
+
+        /// Asleep in the kernel (state S), or gone: not running or spinning.
+        fn asleep(&mut self) -> bool {
+            let Some(stat) = self.stat.read() else {
+                return true;
+            };
+            stat.rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().next())
+                .is_some_and(|state| state == "S")
+        }
+
+        /// Voluntary context switches: one more each time it goes to sleep.
+        fn sleeps(&mut self) -> Option<u64> {
+            self.status
+                .read()?
+                .lines()
+                .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse().ok())
+        }
+    }
+
+    /// Waits until every watched thread is asleep on three checks in a row.
+    #[cfg(target_os = "linux")]
+    fn all_stay_asleep(threads: &mut [Watched], what: &str) {
+        let mut in_a_row = 0;
+        eventually(DEADLINE, what, || {
+            in_a_row = if threads.iter_mut().all(Watched::asleep) {
+                in_a_row + 1
+            } else {
+                0
+            };
+            in_a_row >= 3
+        });
+    }
+
+    /// With the descriptor table full, `accept` fails with `EMFILE` while a
+    /// connection waits: the server pauses accepting (it sleeps, it does not
+    /// spin on the ever-ready listener) and serves the client once descriptors
+    /// are free again.
+    #[cfg(target_os = "linux")]
+    fn emfile_does_not_spin(model: impl Into<Subject>) {
+        let _fd = exclusive();
+        let server = Server::start(model, config());
+        let addr = server.addr;
+        let _up = served_once(addr);
+        // Every other thread (the server's among them), watched through files
+        // opened now: once the table is full nothing can be opened.
+        let me = current_tid();
+        let mut all: Vec<_> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&tid| tid != me)
+            .filter_map(Watched::new)
+            .collect();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let filler = OwnedFd::from(a);
+        // A soft limit just above what is open, so that filling it is quick.
+        let highest = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::rlim_t>().ok())
+            .max()
+            .unwrap();
+        let Some(limit) = FdLimit::soft(highest + 64) else {
+            return;
         };
-        in_a_row >= 3
-    });
-}
+        let mut taken = fill_descriptors(&filler, i32::MAX);
+        // One number for the client's socket; none for the server's accept.
+        taken.pop();
+        // Nothing runs now (the idle timeout is a minute away): the only wake-up
+        // to come is the connection's.
+        all_stay_asleep(&mut all, "every thread sleeps before the connection");
+        let before: Vec<_> = all.iter_mut().map(Watched::sleeps).collect();
+        let client = connect(addr);
+        // The server woke for the connection, failed to accept it, and went back
+        // to sleep (a server spinning on the ready listener never sleeps again)...
+        eventually(
+            DEADLINE,
+            "a server thread sleeps again after EMFILE",
+            || {
+                all.iter_mut()
+                    .zip(&before)
+                    .any(|(thread, &before)| thread.sleeps() > before)
+            },
+        );
+        // ...and stays asleep, as every other thread, until the pause ends.
+        all_stay_asleep(&mut all, "no thread spins while accept fails");
+        drop(taken);
+        drop(limit);
+        // The paused listener is watched again: the waiting client is served.
+        assert_eq!(echo(&client, b"later").unwrap(), b"LATER");
+        drop(client);
+        let stats = server.stop();
+        assert_eq!(stats.accepted, 2, "{stats:?}");
+    }
 
-/// With the descriptor table full, `accept` fails with `EMFILE` while a
-/// connection waits: the server pauses accepting (it sleeps, it does not
-/// spin on the ever-ready listener) and serves the client once descriptors
-/// are free again.
-fn emfile_does_not_spin(model: Model) {
-    let _fd = exclusive();
-    let server = Server::start(model, config());
-    let addr = server.addr;
-    let _up = served_once(addr);
-    // Every other thread (the server's among them), watched through files
-    // opened now: once the table is full nothing can be opened.
-    let me = current_tid();
-    let mut all: Vec<_> = std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&tid| tid != me)
-        .filter_map(Watched::new)
-        .collect();
-    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    let filler = OwnedFd::from(a);
-    // A soft limit just above what is open, so that filling it is quick.
-    let highest = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
-        .max()
-        .unwrap();
-    let Some(limit) = FdLimit::soft(highest + 64) else {
-        return;
-    };
-    let mut taken = fill_descriptors(&filler, i32::MAX);
-    // One number for the client's socket; none for the server's accept.
-    taken.pop();
-    // Nothing runs now (the idle timeout is a minute away): the only wake-up
-    // to come is the connection's.
-    all_stay_asleep(&mut all, "every thread sleeps before the connection");
-    let before: Vec<_> = all.iter_mut().map(Watched::sleeps).collect();
-    let client = connect(addr);
-    // The server woke for the connection, failed to accept it, and went back
-    // to sleep (a server spinning on the ready listener never sleeps again)...
-    eventually(
-        DEADLINE,
-        "a server thread sleeps again after EMFILE",
-        || {
-            all.iter_mut()
-                .zip(&before)
-                .any(|(thread, &before)| thread.sleeps() > before)
-        },
-    );
-    // ...and stays asleep, as every other thread, until the pause ends.
-    all_stay_asleep(&mut all, "no thread spins while accept fails");
-    drop(taken);
-    drop(limit);
-    // The paused listener is watched again: the waiting client is served.
-    assert_eq!(echo(&client, b"later").unwrap(), b"LATER");
-    drop(client);
-    let stats = server.stop();
-    assert_eq!(stats.accepted, 2, "{stats:?}");
-}
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn selector_pauses_accept_on_emfile() {
+        emfile_does_not_spin(Model::Selector);
+    }
 
-#[test]
-fn selector_pauses_accept_on_emfile() {
-    emfile_does_not_spin(Model::Selector);
-}
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn selector_per_core_pauses_accept_on_emfile() {
+        emfile_does_not_spin(Model::SelectorPerCore);
+    }
 
-#[test]
-fn selector_per_core_pauses_accept_on_emfile() {
-    emfile_does_not_spin(Model::SelectorPerCore);
-}
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn select_pauses_accept_on_emfile() {
+        emfile_does_not_spin(Model::Select);
+    }
 
-#[test]
-fn select_pauses_accept_on_emfile() {
-    emfile_does_not_spin(Model::Select);
-}
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn poll_pauses_accept_on_emfile() {
+        emfile_does_not_spin(Model::Poll);
+    }
 
-#[test]
-fn poll_pauses_accept_on_emfile() {
-    emfile_does_not_spin(Model::Poll);
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn selector_on_poll_and_polling_pause_accept_on_emfile() {
+        emfile_does_not_spin((Model::Selector, BackendKind::Poll));
+        emfile_does_not_spin((Model::Selector, BackendKind::Polling));
+    }
 }

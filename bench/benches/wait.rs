@@ -1,47 +1,67 @@
-//! The cost of one readiness wait with 1 active and N idle descriptors, for
-//! `select(2)`, `poll(2)` and `epoll_wait(2)`: the scan the seed article
-//! describes. select and poll hand the kernel every descriptor on every
-//! call and the kernel asks each one whether it is ready (O(N)); epoll keeps
-//! the set in the kernel and a wait only looks at the ready list (O(ready)).
+//! The cost of one readiness wait with 1 active and N idle descriptors, on
+//! the real selectors: `EpollSelector`, `PollSelector`, `SelectSelector` and
+//! `PollingSelector`, each `BaseSelector::select_into` as a server's loop
+//! calls it. The scan the seed article describes: select and poll hand the
+//! kernel every descriptor on every call and the kernel asks each one
+//! whether it is ready (O(N)); epoll (and polling, over epoll on Linux)
+//! keeps the set in the kernel and a wait only looks at the ready list
+//! (O(ready)).
 //!
 //! The descriptors are UDP sockets: the idle ones are never bound (nothing
 //! can arrive: never readable), the active one received a datagram that is
-//! never read (level-triggered: readable at every wait). Each wait has a
-//! zero timeout and must report exactly one ready descriptor. What one
-//! iteration counts is what a server's loop pays per wake-up:
+//! never read (level-triggered: readable at every wait), and it is the last
+//! one (highest number, registered last), so every scan crosses all the
+//! idle ones first. Every descriptor is registered for `READ` once; each
+//! wait has a timeout of one second, which the ready socket ends at once,
+//! and must report exactly the active one. The timeout makes each wait pay
+//! what a server's wait pays: with a timeout that is not zero, `poll` and
+//! `select` hook a wait-queue entry on every descriptor the kernel passes
+//! before it finds a ready one (it might have to sleep), and `polling` arms
+//! its timer. What one iteration counts is what a server's loop pays per
+//! wake-up, user space included:
 //!
-//! - select: rebuild the `fd_set` (select overwrites it), the call, then the
-//!   `FD_ISSET` scan to find the ready one. Only for descriptors below
-//!   `FD_SETSIZE` (1024): N = 10 000 cannot be measured at all.
-//! - poll: the call on a `pollfd` array kept between calls, then the scan of
-//!   `revents`.
-//! - epoll: `epoll_wait` on an instance where all are registered once; the
-//!   answer lists the ready one only.
+//! - select: copy the two `fd_set`s, the call, the scan of every bit up to
+//!   the highest descriptor. Only for descriptors below `FD_SETSIZE`
+//!   (1024): N = 10 000 cannot be measured at all.
+//! - poll: the call on the `pollfd` array kept in the selector, then the
+//!   scan of `revents`.
+//! - epoll: one `epoll_wait`; the answer lists the ready one only.
+//! - polling: `Poller::wait` (on Linux its epoll backend: timerfd, epoll,
+//!   eventfd bookkeeping around `epoll_wait`).
 //!
-//! Groups `wait/idle_N`, functions `select`, `poll`, `epoll`; `report.py`
-//! renders them in BENCHMARKS.md. Needs N + a few descriptors: the soft
-//! `RLIMIT_NOFILE` is raised to the hard one.
+//! Groups `wait/idle_N`, functions `epoll`, `poll`, `select`, `polling`;
+//! `report.py` renders them in BENCHMARKS.md. Needs N + a few descriptors:
+//! the soft `RLIMIT_NOFILE` is raised to the hard one. Linux only (it
+//! compares epoll with the others).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::net::UdpSocket;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use criterion::{black_box, criterion_group, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{black_box, criterion_group, BenchmarkGroup, Criterion};
+use synclings::selector::{
+    Backend, BackendKind, BaseSelector, Epoll, Interest, Poll, Polling, Select,
+};
 
 /// Idle descriptors per group.
 const IDLE: [usize; 4] = [10, 100, 1_000, 10_000];
 
+/// The wait's timeout: never reached (a source is always ready).
+const TIMEOUT: Duration = Duration::from_secs(1);
+
 /// An unbound UDP socket: never readable.
 fn udp_socket() -> OwnedFd {
-    // Safety: plain socket(2); the descriptor is owned at once.
+    // SAFETY: plain socket(2); the descriptor is owned at once.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-    // Safety: `fd` is a new descriptor nobody else owns.
+    // SAFETY: `fd` is a new descriptor nobody else owns.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// A UDP socket with one unread datagram: readable at every wait.
-fn active_socket() -> std::net::UdpSocket {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a loopback UDP socket");
+fn active_socket() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind a loopback UDP socket");
     s.send_to(b"x", s.local_addr().expect("local addr"))
         .expect("send a datagram to itself");
     // Wait for it to arrive (loopback delivery is synchronous, but be sure).
@@ -58,7 +78,7 @@ fn raise_descriptor_limit() {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // Safety: `l` is a valid rlimit struct.
+    // SAFETY: `l` is a valid rlimit struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
             l.rlim_cur = l.rlim_max;
@@ -67,95 +87,65 @@ fn raise_descriptor_limit() {
     }
 }
 
-/// One select wait: rebuild the set, call, scan. Returns the ready count.
-fn select_once(fds: &[RawFd], max_fd: RawFd) -> usize {
-    // Safety: every fd is below FD_SETSIZE (checked by the caller); the
-    // set and the timeval live for the call.
-    unsafe {
-        let mut set: libc::fd_set = std::mem::zeroed();
-        libc::FD_ZERO(&mut set);
-        for &fd in fds {
-            libc::FD_SET(fd, &mut set);
-        }
-        let mut tv = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 0,
-        };
-        let n = libc::select(
-            max_fd + 1,
-            &mut set,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut tv,
-        );
-        assert_eq!(n, 1, "select: exactly one ready");
-        fds.iter().filter(|&&fd| libc::FD_ISSET(fd, &set)).count()
+/// Registers `idle` and `active` in a new selector of backend `B` and
+/// benchmarks one `select_into`, which must report the active socket only.
+fn bench_backend<B: Backend>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    idle: &[OwnedFd],
+    active: &UdpSocket,
+) {
+    let mut sel = BaseSelector::<(), B>::new().expect("a selector");
+    for socket in idle {
+        sel.register(socket, Interest::READ, ())
+            .expect("register an idle socket");
     }
-}
-
-/// One poll wait on a kept array: call, scan. Returns the ready count.
-fn poll_once(pfds: &mut [libc::pollfd]) -> usize {
-    // Safety: the array is valid for its length.
-    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 0) };
-    assert_eq!(n, 1, "poll: exactly one ready");
-    pfds.iter().filter(|p| p.revents != 0).count()
-}
-
-/// One epoll wait. Returns the ready count.
-fn epoll_once(epfd: RawFd, events: &mut [libc::epoll_event]) -> usize {
-    // Safety: the array is valid for its length.
-    let n = unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), events.len() as i32, 0) };
-    assert_eq!(n, 1, "epoll: exactly one ready");
-    n as usize
+    sel.register(active, Interest::READ, ())
+        .expect("register the active socket");
+    let mut ready = Vec::with_capacity(idle.len() + 1);
+    g.bench_function(B::KIND.name(), |b| {
+        b.iter(|| {
+            let n = sel.select_into(Some(TIMEOUT), &mut ready).expect("select");
+            assert_eq!(n, 1, "exactly one ready");
+            black_box(ready[0])
+        })
+    });
+    for socket in idle {
+        sel.unregister(socket).expect("unregister");
+    }
+    sel.unregister(active).expect("unregister");
 }
 
 fn wait(c: &mut Criterion) {
     raise_descriptor_limit();
     for idle in IDLE {
-        let active = active_socket();
+        // The active one last (the highest number, registered last): every
+        // scan crosses all the idle ones before it.
         let sockets: Vec<OwnedFd> = (0..idle).map(|_| udp_socket()).collect();
-        let mut fds: Vec<RawFd> = sockets.iter().map(|s| s.as_raw_fd()).collect();
-        // The active one last: a scan finds it at the end.
-        fds.push(active.as_raw_fd());
-        let max_fd = *fds.iter().max().expect("not empty");
+        let active = active_socket();
+        let highest = sockets
+            .iter()
+            .map(|s| s.as_raw_fd())
+            .chain([active.as_raw_fd()])
+            .max()
+            .expect("not empty");
 
         let mut g = c.benchmark_group(format!("wait/idle_{idle}"));
         g.sample_size(10);
         g.warm_up_time(Duration::from_millis(300));
         g.measurement_time(Duration::from_secs(1));
-        if (max_fd as usize) < libc::FD_SETSIZE {
-            g.bench_function("select", |b| {
-                b.iter(|| black_box(select_once(&fds, max_fd)))
-            });
+        bench_backend::<Epoll>(&mut g, &sockets, &active);
+        bench_backend::<Poll>(&mut g, &sockets, &active);
+        // The selector's own wake-up socket takes two more numbers.
+        if (highest as usize) + 2 < libc::FD_SETSIZE {
+            bench_backend::<Select>(&mut g, &sockets, &active);
+        } else {
+            println!(
+                "wait/idle_{idle}/{}: skipped: descriptors reach {highest}, past FD_SETSIZE ({})",
+                BackendKind::Select,
+                libc::FD_SETSIZE
+            );
         }
-        let mut pfds: Vec<libc::pollfd> = fds
-            .iter()
-            .map(|&fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        g.bench_function("poll", |b| b.iter(|| black_box(poll_once(&mut pfds))));
-
-        // Safety: plain epoll_create1; owned at once.
-        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        assert!(epfd >= 0, "epoll_create1");
-        // Safety: a new descriptor nobody else owns.
-        let epoll = unsafe { OwnedFd::from_raw_fd(epfd) };
-        for &fd in &fds {
-            let mut ev = libc::epoll_event {
-                events: libc::EPOLLIN as u32,
-                u64: fd as u64,
-            };
-            // Safety: both descriptors are open; `ev` lives for the call.
-            let r = unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
-            assert_eq!(r, 0, "epoll_ctl");
-        }
-        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 64];
-        g.bench_function("epoll", |b| {
-            b.iter(|| black_box(epoll_once(epoll.as_raw_fd(), &mut events)))
-        });
+        bench_backend::<Polling>(&mut g, &sockets, &active);
         g.finish();
     }
 }

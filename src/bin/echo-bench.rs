@@ -30,6 +30,8 @@
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
 #[path = "common/limits.rs"]
 mod limits;
 
@@ -224,24 +226,11 @@ fn run(options: &Options) -> Summary {
 fn sample_cpu(pid: u32, from: Instant, to: Instant) -> std::thread::JoinHandle<Option<Duration>> {
     std::thread::spawn(move || {
         std::thread::sleep(from.saturating_duration_since(Instant::now()));
-        let before = process_cpu(pid);
+        let before = cpu_time::process_cpu(pid);
         std::thread::sleep(to.saturating_duration_since(Instant::now()));
-        let after = process_cpu(pid);
+        let after = cpu_time::process_cpu(pid);
         Some(after?.saturating_sub(before?))
     })
-}
-
-/// utime + stime of process `pid` (all its threads, those that ended too).
-fn process_cpu(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces: count from its `)`.
-    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
-    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // Safety: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let hz = u64::try_from(hz).ok().filter(|&hz| hz > 0)?;
-    Some(Duration::from_nanos(ticks * 1_000_000_000 / hz))
 }
 
 /// One thread's share of the load; shared, read-only parts.

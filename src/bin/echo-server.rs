@@ -3,23 +3,27 @@
 //! ```text
 //! echo-server [--model M] [--addr 127.0.0.1:PORT] [--max-connections N]
 //!             [--max-buffered BYTES] [--idle-timeout SECS] [--exact] [--workers N]
-//!             [--read-chunk BYTES]
+//!             [--read-chunk BYTES] [--selector epoll|poll|select|polling]
 //! ```
 //!
 //! Prints `listening on ADDR` as its first line (port 0 picks a free port),
 //! serves until Ctrl-C or SIGTERM, then shuts down gracefully, prints the
-//! statistics and exits 0. A second Ctrl-C exits at once.
+//! statistics and exits 0. A second Ctrl-C exits at once. (On Windows:
+//! Ctrl-C only, through a console control handler.)
 
 #[path = "common/cli.rs"]
 mod cli;
 #[path = "common/limits.rs"]
 mod limits;
+#[path = "common/signals.rs"]
+mod signals;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use synclings::net::{self, EchoMode, Model, ServerConfig, Shutdown};
+use synclings::selector::BackendKind;
 
 const USAGE: &str = "\
 usage: echo-server [OPTIONS]
@@ -37,6 +41,8 @@ options:
   --exact                echo the bytes unchanged instead of uppercased
   --workers N            thread-pool / selector-per-core threads (default: the cores)
   --read-chunk BYTES     bytes per read call (default 16384)
+  --selector S           the selector models' backend: epoll, poll, select or
+                         polling (default: the platform's DefaultSelector)
   -h, --help             this help
 ";
 
@@ -66,9 +72,16 @@ fn run(Options { model, config }: Options) -> Result<(), String> {
     let shutdown = Shutdown::new();
     signals::forward_to(shutdown.clone()).map_err(|e| format!("cannot set up signals: {e}"))?;
     limits::raise_descriptor_limit();
-    let listener = TcpListener::bind(config.addr)
-        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
-    raise_backlog(&listener);
+    // The selector backend is checked before anything is bound.
+    if !config.selector.is_available() {
+        return Err(format!(
+            "--selector {}: not available on this platform: use {}",
+            config.selector,
+            BackendKind::DEFAULT
+        ));
+    }
+    let listener =
+        net::bind(config.addr).map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("listening on {addr}");
     if !addr.ip().is_loopback() {
@@ -76,8 +89,12 @@ fn run(Options { model, config }: Options) -> Result<(), String> {
             "echo-server: warning: {addr} is not a loopback address: other hosts can connect"
         );
     }
+    let backend = match model {
+        Model::Selector | Model::SelectorPerCore => format!(" on {}", config.selector),
+        _ => String::new(),
+    };
     eprintln!(
-        "echo-server: model {model}, at most {} connections, {} bytes buffered each, idle timeout {}, {} echo; Ctrl-C to stop",
+        "echo-server: model {model}{backend}, at most {} connections, {} bytes buffered each, idle timeout {}, {} echo; Ctrl-C to stop",
         config.max_connections,
         config.max_buffered,
         config
@@ -100,20 +117,6 @@ fn run(Options { model, config }: Options) -> Result<(), String> {
         stats.peak_connections
     );
     Ok(())
-}
-
-/// Listen backlog asked for (the kernel caps it at `net.core.somaxconn`).
-const BACKLOG: libc::c_int = 4096;
-
-/// Raises the listen backlog from std's 128 to [`BACKLOG`] (a second
-/// `listen` on a listening socket only changes its backlog): a model that
-/// accepts slowly (poll's O(n) loop, a thread per connection) must not lose
-/// connects when thousands arrive at once, as the lab's 10 000 do. Failure
-/// is harmless: the std backlog stays.
-fn raise_backlog(listener: &TcpListener) {
-    use std::os::fd::AsRawFd;
-    // Safety: `listen` on a descriptor we own; no memory is passed.
-    unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
 }
 
 /// Parses the arguments; `Ok(None)` means `--help`.
@@ -146,6 +149,11 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             }
             "--workers" => config.workers = positive(&flag, &value("a number")?)?,
             "--read-chunk" => config.read_chunk = positive(&flag, &value("a number of bytes")?)?,
+            "--selector" => {
+                config.selector = value("a selector backend")?
+                    .parse()
+                    .map_err(|e| format!("--selector: {e}"))?;
+            }
             "--idle-timeout" => {
                 let v = value("a number of seconds")?;
                 let secs: f64 = v
@@ -183,69 +191,5 @@ fn positive(flag: &str, v: &str) -> Result<usize, String> {
     match number(flag, v)? {
         0 => Err(format!("{flag} must be at least 1")),
         n => Ok(n),
-    }
-}
-
-/// Ctrl-C and SIGTERM, turned into a [`Shutdown`] request by a thread that
-/// waits for them with `sigwait` (no code runs in a signal handler).
-mod signals {
-    use std::io;
-    use std::mem::MaybeUninit;
-
-    use synclings::net::Shutdown;
-
-    /// The signals that stop the server.
-    const STOP: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
-
-    /// Blocks SIGINT and SIGTERM in the calling thread (and so in every
-    /// thread it starts later) and starts a thread that requests `shutdown`
-    /// on the first one and exits the process on the second.
-    pub fn forward_to(shutdown: Shutdown) -> io::Result<()> {
-        let set = stop_set();
-        // Safety: `set` is an initialised sigset; the old mask is not wanted.
-        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
-        std::thread::Builder::new()
-            .name("signals".to_owned())
-            .spawn(move || {
-                let mut first = true;
-                loop {
-                    let mut signal: libc::c_int = 0;
-                    // Safety: `set` is an initialised sigset and `signal` a
-                    // valid place for the result.
-                    if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
-                        continue;
-                    }
-                    let name = if signal == libc::SIGINT {
-                        "SIGINT"
-                    } else {
-                        "SIGTERM"
-                    };
-                    if first {
-                        eprintln!("echo-server: {name}: shutting down (again to exit at once)");
-                        shutdown.request();
-                        first = false;
-                    } else {
-                        eprintln!("echo-server: {name} again: exiting now");
-                        std::process::exit(130);
-                    }
-                }
-            })?;
-        Ok(())
-    }
-
-    fn stop_set() -> libc::sigset_t {
-        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-        // Safety: sigemptyset initialises the set it is given; sigaddset
-        // then only adds valid signal numbers to the initialised set.
-        unsafe {
-            libc::sigemptyset(set.as_mut_ptr());
-            for signal in STOP {
-                libc::sigaddset(set.as_mut_ptr(), signal);
-            }
-            set.assume_init()
-        }
     }
 }

@@ -16,9 +16,10 @@
 //! blocking IO. The idle timeout is `SO_RCVTIMEO`/`SO_SNDTIMEO`: a read or
 //! a write that makes no progress for that long closes the connection.
 //!
-//! Shutdown: the listener is non-blocking and the loop sleeps in `poll(2)` on
-//! it and on a wake socket the [`Shutdown`] waker writes to, so a request
-//! interrupts it at once (also during an `EMFILE` pause). Every admitted
+//! Shutdown: the listener is non-blocking and the loop sleeps in a
+//! `DefaultSelector` watching it, which the [`Shutdown`] wakes through the
+//! selector's notifier, so a request interrupts it at once (also during an
+//! `EMFILE` pause). Every admitted
 //! stream is kept, shared, in a registry: the shutdown calls
 //! `shutdown(Both)` on each, which wakes its thread's blocked `read` (it
 //! returns 0) or `write` (`EPIPE`), then joins every thread.
@@ -35,14 +36,12 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use super::protocol::respond;
-use super::{accept_pause, ServerConfig, ServerStats, Shutdown};
+use super::{accept_pause, os, ServerConfig, ServerStats, Shutdown};
+use crate::selector::{DefaultSelector, Interest};
 
 /// Stack size of a connection thread: the loop keeps its buffer on the heap.
 const CONNECTION_STACK: usize = 128 * 1024;
@@ -251,82 +250,48 @@ impl Drop for Connection {
 }
 
 /// Accepts connections until `shutdown` is requested, handing each to
-/// `on_accept`; sleeps in `poll(2)` between them (never spins), pauses on
-/// descriptor exhaustion ([`accept_pause`]). Fails only on an error that
-/// no retry can fix (the listener is not a listening socket).
+/// `on_accept`; sleeps in a selector (the listener and the shutdown's
+/// notifier) between them, never spins, and pauses on descriptor exhaustion
+/// ([`accept_pause`]). Fails only on an error that no retry can fix (the
+/// listener is not a listening socket).
 pub(super) fn accept_loop(
     listener: &TcpListener,
     shutdown: &Shutdown,
     mut on_accept: impl FnMut(TcpStream),
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    let (wake_rx, wake_tx) = UnixStream::pair()?;
-    wake_tx.set_nonblocking(true)?;
-    let wake_tx = Arc::new(wake_tx);
-    // Weak: once this loop returns, the wake socket closes and the waker,
-    // which the `Shutdown` may keep for long, does nothing.
-    let waker = Arc::downgrade(&wake_tx);
-    shutdown.on_request(move || {
-        if let Some(tx) = waker.upgrade() {
-            let _ = (&*tx).write(&[1]);
-        }
-    });
+    let mut sel = DefaultSelector::new()?;
+    shutdown.notify_on_request(sel.notifier());
+    sel.register(listener, Interest::READ, ())?;
+    let result = accept_until(&mut sel, listener, shutdown, &mut on_accept);
+    let _ = sel.unregister(listener);
+    result
+}
+
+/// [`accept_loop`]'s loop, on a selector where `listener` is registered.
+fn accept_until(
+    sel: &mut DefaultSelector<()>,
+    listener: &TcpListener,
+    shutdown: &Shutdown,
+    on_accept: &mut impl FnMut(TcpStream),
+) -> io::Result<()> {
+    let mut ready = Vec::new();
     while !shutdown.is_requested() {
         match listener.accept() {
             Ok((stream, _peer)) => on_accept(stream),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait_readable(Some(listener), &wake_rx, None)?;
+                sel.select_into(None, &mut ready)?;
             }
             Err(e) => {
                 if let Some(pause) = accept_pause(&e) {
-                    // Only the wake socket: the listener stays readable.
-                    wait_readable(None, &wake_rx, Some(pause))?;
-                } else if is_fatal(&e) {
+                    // Only the notifier: the listener stays readable.
+                    sel.unregister(listener)?;
+                    sel.select_into(Some(pause), &mut ready)?;
+                    sel.register(listener, Interest::READ, ())?;
+                } else if os::is_fatal_accept_error(&e) {
                     return Err(e);
                 }
             }
-        }
-    }
-    Ok(())
-}
-
-/// Accept errors that retrying cannot fix.
-fn is_fatal(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EBADF | libc::EINVAL | libc::ENOTSOCK | libc::EOPNOTSUPP | libc::EFAULT)
-    )
-}
-
-/// Sleeps until `listener` (if any) or `wake` is readable, or `timeout`
-/// passes. A signal interrupting the wait counts as a wake-up.
-fn wait_readable(
-    listener: Option<&TcpListener>,
-    wake: &UnixStream,
-    timeout: Option<Duration>,
-) -> io::Result<()> {
-    let entry = |fd| libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // poll(2) skips negative descriptors.
-    let mut fds = [
-        entry(wake.as_raw_fd()),
-        entry(listener.map_or(-1, |l| l.as_raw_fd())),
-    ];
-    let timeout_ms = timeout.map_or(-1, |t| {
-        // Rounded up, so that a short pause is not a zero-timeout spin.
-        let ms = t.as_nanos().div_ceil(1_000_000);
-        libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
-    });
-    // Safety: `fds` is a valid array of `fds.len()` pollfd structs, alive
-    // and exclusively borrowed for the duration of the call.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
         }
     }
     Ok(())

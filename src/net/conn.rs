@@ -29,12 +29,10 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use super::{accept_pause, protocol, ServerConfig, ServerStats, Shutdown};
+use super::{accept_pause, protocol, ServerConfig, ServerStats};
 use crate::selector::Interest;
 
 /// How many connections an event loop accepts per wake-up of the listener,
@@ -551,14 +549,6 @@ impl IdleTimer {
     }
 }
 
-/// The earlier of two optional deadlines (`None`: no deadline).
-pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// The time from `now` until the earliest of `deadlines`, for a wait's
 /// timeout (`None`: no deadline, wait without limit).
 pub(crate) fn timeout_until(
@@ -570,37 +560,4 @@ pub(crate) fn timeout_until(
         .flatten()
         .min()
         .map(|d| d.saturating_duration_since(now))
-}
-
-/// The self-pipe that wakes a `select(2)` or `poll(2)` loop on shutdown: the
-/// loop watches [`WakePipe::fd`] for reading; a shutdown request writes a
-/// byte to the other end.
-#[derive(Debug)]
-pub(crate) struct WakePipe {
-    rx: UnixStream,
-}
-
-impl WakePipe {
-    /// A pipe whose write end is rung by `shutdown`'s request.
-    pub(crate) fn new(shutdown: &Shutdown) -> io::Result<WakePipe> {
-        let (rx, tx) = UnixStream::pair()?;
-        rx.set_nonblocking(true)?;
-        tx.set_nonblocking(true)?;
-        shutdown.on_request(move || {
-            // A full pipe already wakes the loop: ignore WouldBlock.
-            let _ = (&tx).write(&[1]);
-        });
-        Ok(WakePipe { rx })
-    }
-
-    /// The end to watch for reading.
-    pub(crate) fn fd(&self) -> RawFd {
-        self.rx.as_raw_fd()
-    }
-
-    /// Empties the pipe after a wake-up.
-    pub(crate) fn drain(&self) {
-        let mut buf = [0u8; 64];
-        while matches!((&self.rx).read(&mut buf), Ok(n) if n > 0) {}
-    }
 }

@@ -7,10 +7,10 @@
 //! | [`Model::Blocking`] | `blocking` | a thread per connection: simple, but "occupies a lot of system resources" with thousands of clients |
 //! | [`Model::ThreadPool`] | `thread_pool` | a fixed pool: "the pool has an upper limit", the (workers+1)-th client waits |
 //! | [`Model::BusyPoll`] | `busy_poll` | non-blocking sockets polled in a loop: "pushes the CPU usage way up" |
-//! | [`Model::Selector`] | `selector_server` | one thread, an epoll selector and the seed's accept/read callbacks |
+//! | [`Model::Selector`] | `selector_server` | one thread, a selector and the seed's accept/read callbacks |
 //! | [`Model::SelectorPerCore`] | `selector_per_core` | one selector thread per core |
-//! | [`Model::Select`] | `select_loop` | raw `select(2)`: `FD_SETSIZE` (1024) and an O(n) scan per call |
-//! | [`Model::Poll`] | `poll_loop` | raw `poll(2)`: no descriptor limit, still O(n) per call |
+//! | [`Model::Select`] | `select_loop` (Unix) | raw `select(2)`: `FD_SETSIZE` (1024) and an O(n) scan per call |
+//! | [`Model::Poll`] | `poll_loop` (Unix) | raw `poll(2)`: no descriptor limit, still O(n) per call |
 //!
 //! Every model speaks the same protocol ([`protocol::respond`]: the reply is
 //! the received bytes ASCII-uppercased, as the seed's `data.upper()`, or the
@@ -20,6 +20,12 @@
 //! `max_buffered` bytes waiting per connection, an idle timeout, a graceful
 //! [`Shutdown`], and a pause instead of a spin when `accept` runs out of
 //! descriptors (`accept_pause`).
+//!
+//! The selector models run on [`ServerConfig::selector`]: the platform's
+//! `DefaultSelector` unless another backend is asked for (`echo-server
+//! --selector poll`), each statically dispatched. Every model exists on
+//! every platform except the raw `select(2)` and `poll(2)` loops, which are
+//! Unix only: elsewhere [`serve`] answers them with an `Unsupported` error.
 //!
 //! # Examples
 //!
@@ -42,7 +48,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::str::FromStr;
 use std::sync::atomic::AtomicBool;
 // SeqCst: the flag is set once and read rarely; the wakers' mutex orders
@@ -52,16 +58,33 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::selector::{Backend, BackendKind, Notifier, WithBackend};
+
 pub mod protocol;
 
 mod blocking;
 mod busy_poll;
 mod conn;
-mod poll_loop;
-mod select_loop;
 mod selector_per_core;
 mod selector_server;
 mod thread_pool;
+
+// What exists where: the only `cfg`s of the servers. The raw select(2) and
+// poll(2) loops are Unix only; elsewhere their models are an error.
+#[cfg(unix)]
+mod poll_loop;
+#[cfg(unix)]
+mod select_loop;
+#[cfg(not(unix))]
+mod unavailable;
+#[cfg(not(unix))]
+use self::unavailable::{poll_loop, select_loop};
+#[cfg(unix)]
+#[path = "os/unix.rs"]
+mod os;
+#[cfg(windows)]
+#[path = "os/windows.rs"]
+mod os;
 
 /// What the echo servers send back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -110,6 +133,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Bytes asked for per read call (default 16 KiB).
     pub read_chunk: usize,
+    /// The selector backend of the selector models (default: the
+    /// platform's `DefaultSelector`, [`BackendKind::DEFAULT`]). One this
+    /// platform lacks makes [`start`] and [`serve`] fail with `Unsupported`.
+    pub selector: BackendKind,
 }
 
 impl Default for ServerConfig {
@@ -122,6 +149,7 @@ impl Default for ServerConfig {
             mode: EchoMode::Upper,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             read_chunk: 16 * 1024,
+            selector: BackendKind::DEFAULT,
         }
     }
 }
@@ -156,13 +184,14 @@ pub enum Model {
     ThreadPool,
     /// Non-blocking sockets polled in a loop (the article's non-blocking IO).
     BusyPoll,
-    /// One thread, one epoll selector (the seed's `selectors` server).
+    /// One thread, one selector (the seed's `selectors` server), on
+    /// [`ServerConfig::selector`].
     Selector,
     /// One selector thread per core.
     SelectorPerCore,
-    /// A raw `select(2)` loop.
+    /// A raw `select(2)` loop (Unix only).
     Select,
-    /// A raw `poll(2)` loop.
+    /// A raw `poll(2)` loop (Unix only).
     Poll,
 }
 
@@ -289,6 +318,16 @@ impl Shutdown {
         }
     }
 
+    /// Wakes `notifier`'s selector on the first [`request`](Self::request)
+    /// (at once if it was already requested).
+    pub(crate) fn notify_on_request(&self, notifier: Notifier) {
+        self.on_request(move || {
+            // A closed selector's notifier does nothing; a failed write
+            // leaves the loop to see the flag at its next wake-up.
+            let _ = notifier.notify();
+        });
+    }
+
     /// Registers `waker` to run on the first [`request`](Self::request); runs
     /// it at once if the shutdown was already requested.
     pub fn on_request(&self, waker: impl Fn() + Send + Sync + 'static) {
@@ -385,7 +424,7 @@ impl fmt::Debug for RunningServer {
 /// (zero `read_chunk`, `max_buffered` or `workers`, a zero idle timeout).
 pub fn start(model: Model, config: ServerConfig) -> io::Result<RunningServer> {
     config.validate()?;
-    let listener = TcpListener::bind(config.addr)?;
+    let listener = bind(config.addr)?;
     let local_addr = listener.local_addr()?;
     let shutdown = Shutdown::new();
     let stop = shutdown.clone();
@@ -397,6 +436,26 @@ pub fn start(model: Model, config: ServerConfig) -> io::Result<RunningServer> {
         shutdown,
         thread: Some(thread),
     })
+}
+
+/// Listen backlog asked for by [`bind`] (the kernel caps it at
+/// `net.core.somaxconn` on Linux).
+pub const BACKLOG: i32 = 4096;
+
+/// Binds a listener to `addr` with a listen backlog of [`BACKLOG`] instead
+/// of std's 128 (on Unix; Windows keeps std's): a model that accepts slowly
+/// (poll's O(n) loop, a thread per connection) must not lose connects when
+/// thousands arrive at once, as the lab's 10 000 do.
+///
+/// ```
+/// let listener = synclings::net::bind("127.0.0.1:0")?;
+/// assert!(listener.local_addr()?.port() > 0);
+/// # std::io::Result::Ok(())
+/// ```
+pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)?;
+    os::set_backlog(&listener, BACKLOG);
+    Ok(listener)
 }
 
 /// Runs `model` on the calling thread until `shutdown` is requested
@@ -413,10 +472,40 @@ pub fn serve(
         Model::Blocking => blocking::serve(listener, config, shutdown),
         Model::ThreadPool => thread_pool::serve(listener, config, shutdown),
         Model::BusyPoll => busy_poll::serve(listener, config, shutdown),
-        Model::Selector => selector_server::serve(listener, config, shutdown),
-        Model::SelectorPerCore => selector_per_core::serve(listener, config, shutdown),
+        Model::Selector | Model::SelectorPerCore => config.selector.with(OnSelector {
+            model,
+            listener,
+            config,
+            shutdown,
+        })?,
         Model::Select => select_loop::serve(listener, config, shutdown),
         Model::Poll => poll_loop::serve(listener, config, shutdown),
+    }
+}
+
+/// A selector model, once `config.selector` names its backend `B`: each
+/// backend gets its own statically dispatched copy of the server.
+struct OnSelector<'a> {
+    model: Model,
+    listener: TcpListener,
+    config: &'a ServerConfig,
+    shutdown: &'a Shutdown,
+}
+
+impl WithBackend for OnSelector<'_> {
+    type Output = io::Result<ServerStats>;
+
+    fn run<B: Backend>(self) -> Self::Output {
+        let OnSelector {
+            model,
+            listener,
+            config,
+            shutdown,
+        } = self;
+        match model {
+            Model::SelectorPerCore => selector_per_core::serve::<B>(listener, config, shutdown),
+            _ => selector_server::serve::<B>(listener, config, shutdown),
+        }
     }
 }
 
@@ -429,10 +518,7 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// would fail again at once); anything else (`ECONNABORTED`, `EINTR`,
 /// `WouldBlock`, a peer that reset before we accepted...) → `None`: go on.
 pub(crate) fn accept_pause(e: &io::Error) -> Option<Duration> {
-    match e.raw_os_error() {
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => Some(ACCEPT_PAUSE),
-        _ => None,
-    }
+    os::is_exhaustion(e).then_some(ACCEPT_PAUSE)
 }
 
 #[cfg(test)]
@@ -450,13 +536,31 @@ mod tests {
 
     #[test]
     fn accept_pause_only_for_exhaustion() {
-        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+        for errno in os::EXHAUSTION {
             assert!(accept_pause(&io::Error::from_raw_os_error(errno)).is_some());
         }
-        for errno in [libc::ECONNABORTED, libc::EINTR, libc::EAGAIN, libc::EPROTO] {
+        for errno in os::NOT_EXHAUSTION {
             assert_eq!(accept_pause(&io::Error::from_raw_os_error(errno)), None);
         }
         assert_eq!(accept_pause(&io::ErrorKind::WouldBlock.into()), None);
+    }
+
+    #[test]
+    fn an_unavailable_selector_is_an_error_not_a_crash() {
+        for kind in BackendKind::ALL {
+            let config = ServerConfig {
+                selector: kind,
+                ..ServerConfig::default()
+            };
+            let result = start(Model::Selector, config).and_then(|s| s.shutdown());
+            match result {
+                Ok(_) => assert!(kind.is_available(), "{kind}"),
+                Err(e) => {
+                    assert!(!kind.is_available(), "{kind}: {e}");
+                    assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{e}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -21,17 +21,15 @@
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::conn::{earliest, timeout_until, Next, Slab, WakePipe};
+use super::conn::{timeout_until, Next, Slab};
 use super::{ServerConfig, ServerStats, Shutdown};
-use crate::selector::Interest;
-
-/// What counts as readable / writable in `revents`: a hang-up or an error
-/// is reported to whichever the connection waits for, so that its read or
-/// write sees it.
-const READABLE: libc::c_short = libc::POLLIN | libc::POLLHUP | libc::POLLERR;
-const WRITABLE: libc::c_short = libc::POLLOUT | libc::POLLHUP | libc::POLLERR;
+// The `pollfd` helpers and the call are the ones `PollSelector` uses; a
+// hang-up or an error is reported to whichever the connection waits for,
+// so that its read or write sees it.
+use crate::selector::poll::{from_revents, poll, poll_events, pollfd};
+use crate::selector::unix::SelfPipe;
 
 /// Serves on the calling thread until `shutdown` is requested.
 pub(crate) fn serve(
@@ -40,7 +38,8 @@ pub(crate) fn serve(
     shutdown: &Shutdown,
 ) -> io::Result<ServerStats> {
     listener.set_nonblocking(true)?;
-    let wake = WakePipe::new(shutdown)?;
+    let wake = SelfPipe::new()?;
+    shutdown.notify_on_request(wake.notifier());
     let mut conns = Slab::default();
     let mut stats = ServerStats::default();
     let mut scratch = vec![0; config.read_chunk.max(1)];
@@ -63,20 +62,12 @@ pub(crate) fn serve(
         fds.push(pollfd(listener_fd, libc::POLLIN));
         let mut next_idle = None;
         for (id, conn) in conns.iter() {
-            let interest = conn.interest(config);
-            let mut events = 0;
-            if interest.is_readable() {
-                events |= libc::POLLIN;
-            }
-            if interest.is_writable() {
-                events |= libc::POLLOUT;
-            }
+            let events = poll_events(conn.interest(config));
             fds.push(pollfd(conn.stream().as_raw_fd(), events));
             owners.push(id);
-            next_idle = earliest(
-                next_idle,
-                config.idle_timeout.map(|t| conn.idle_deadline(t)),
-            );
+            let deadline = config.idle_timeout.map(|t| conn.idle_deadline(t));
+            // The earlier of the two (`None`: no deadline).
+            next_idle = next_idle.into_iter().chain(deadline).min();
         }
         let timeout = timeout_until(Instant::now(), [next_idle, accept_paused_until]);
         if let Err(e) = poll(&mut fds, timeout) {
@@ -91,7 +82,7 @@ pub(crate) fn serve(
         }
         if accept_paused_until.is_some_and(|until| now >= until) {
             accept_paused_until = None;
-        } else if fds[1].revents & READABLE != 0 {
+        } else if from_revents(fds[1].revents).is_readable() {
             accept_paused_until = conns.accept_batch(&listener, config, &mut stats, now, |_| true);
         }
         // The O(n) scan: every revents, however few are set.
@@ -99,13 +90,8 @@ pub(crate) fn serve(
             let Some(conn) = conns.get_mut(id) else {
                 continue;
             };
-            let mut events = Interest::empty();
-            if entry.events & libc::POLLIN != 0 && entry.revents & READABLE != 0 {
-                events |= Interest::READ;
-            }
-            if entry.events & libc::POLLOUT != 0 && entry.revents & WRITABLE != 0 {
-                events |= Interest::WRITE;
-            }
+            let asked = from_revents(entry.events);
+            let events = from_revents(entry.revents) & asked;
             let mut next = Next::Keep;
             if entry.revents & libc::POLLNVAL != 0 {
                 next = Next::Close; // cannot happen: we own the socket
@@ -117,28 +103,4 @@ pub(crate) fn serve(
     };
     conns.close_all(&mut stats);
     result.map(|()| stats)
-}
-
-fn pollfd(fd: libc::c_int, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    }
-}
-
-/// `poll(2)`: fills each entry's `revents`. `None` waits without limit.
-fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
-    let timeout_ms = match timeout {
-        None => -1,
-        // Round up: an early wake-up would find nothing due.
-        Some(t) => t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int,
-    };
-    // Safety: `fds` is a live, initialised slice of pollfd and its length is
-    // passed with it; the kernel writes only their `revents`.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
 }

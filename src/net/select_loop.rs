@@ -24,11 +24,15 @@
 
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, RawFd};
-use std::time::{Duration, Instant};
+use std::os::fd::AsRawFd;
+use std::time::Instant;
 
-use super::conn::{earliest, timeout_until, Next, Slab, WakePipe};
+use super::conn::{timeout_until, Next, Slab};
 use super::{ServerConfig, ServerStats, Shutdown};
+// (3) `fits`: does a descriptor have a bit in an `fd_set`? The sets and the
+// call are the ones `SelectSelector` uses.
+use crate::selector::select::{fits, select, FdSet};
+use crate::selector::unix::SelfPipe;
 use crate::selector::Interest;
 
 /// Serves on the calling thread until `shutdown` is requested.
@@ -38,7 +42,8 @@ pub(crate) fn serve(
     shutdown: &Shutdown,
 ) -> io::Result<ServerStats> {
     listener.set_nonblocking(true)?;
-    let wake = WakePipe::new(shutdown)?;
+    let wake = SelfPipe::new()?;
+    shutdown.notify_on_request(wake.notifier());
     let listener_fd = listener.as_raw_fd();
     for fd in [listener_fd, wake.fd()] {
         if !fits(fd) {
@@ -78,7 +83,8 @@ pub(crate) fn serve(
                 write.insert(fd);
             }
             let deadline = config.idle_timeout.map(|t| conn.idle_deadline(t));
-            next_idle = earliest(next_idle, deadline);
+            // The earlier of the two (`None`: no deadline).
+            next_idle = next_idle.into_iter().chain(deadline).min();
         }
         let timeout = timeout_until(Instant::now(), [next_idle, accept_paused_until]);
         if let Err(e) = select(&mut read, &mut write, timeout) {
@@ -132,75 +138,4 @@ pub(crate) fn serve(
     };
     conns.close_all(&mut stats);
     result.map(|()| stats)
-}
-
-/// (3) True if `fd` has a bit in an `fd_set`.
-fn fits(fd: RawFd) -> bool {
-    usize::try_from(fd).is_ok_and(|fd| fd < libc::FD_SETSIZE)
-}
-
-/// An `fd_set` and the largest descriptor in it.
-struct FdSet {
-    set: libc::fd_set,
-    max: Option<RawFd>,
-}
-
-impl FdSet {
-    fn new() -> Self {
-        // Safety: fd_set is a plain bit array: all zeroes is a valid, empty
-        // set, which FD_ZERO then makes explicit.
-        let mut set: libc::fd_set = unsafe { std::mem::zeroed() };
-        // Safety: `set` is a live, initialised fd_set.
-        unsafe { libc::FD_ZERO(&mut set) };
-        FdSet { set, max: None }
-    }
-
-    /// Adds `fd`; every caller passes descriptors that [`fits`] (checked at
-    /// accept and at start), and one that does not is left out.
-    fn insert(&mut self, fd: RawFd) {
-        if !fits(fd) {
-            return;
-        }
-        // Safety: 0 <= fd < FD_SETSIZE, so the bit lies inside the set.
-        unsafe { libc::FD_SET(fd, &mut self.set) };
-        self.max = self.max.max(Some(fd));
-    }
-
-    fn contains(&self, fd: RawFd) -> bool {
-        // Safety: 0 <= fd < FD_SETSIZE (checked first), `set` is initialised.
-        fits(fd) && unsafe { libc::FD_ISSET(fd, &self.set) }
-    }
-}
-
-/// `select(2)` on the read and write sets, which it overwrites with the
-/// ready descriptors. `None` waits without limit.
-fn select(read: &mut FdSet, write: &mut FdSet, timeout: Option<Duration>) -> io::Result<usize> {
-    let nfds = read.max.max(write.max).map_or(0, |fd| fd + 1);
-    let mut tv = timeout.map(|t| {
-        // Round up: an early wake-up would find nothing due.
-        let micros = t.as_nanos().div_ceil(1_000).min(86_400_000_000);
-        libc::timeval {
-            tv_sec: (micros / 1_000_000) as libc::time_t,
-            tv_usec: (micros % 1_000_000) as libc::suseconds_t,
-        }
-    });
-    let tv_ptr = tv
-        .as_mut()
-        .map_or(std::ptr::null_mut(), |tv| tv as *mut libc::timeval);
-    // Safety: the sets and the timeval are live locals (or null for no
-    // timeout), nfds is one more than the largest descriptor set and at most
-    // FD_SETSIZE, and no exception set is passed.
-    let n = unsafe {
-        libc::select(
-            nfds,
-            &mut read.set,
-            &mut write.set,
-            std::ptr::null_mut(),
-            tv_ptr,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
 }

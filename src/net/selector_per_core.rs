@@ -8,7 +8,7 @@
 //! the machine's cores all serve, while each connection still lives on one
 //! thread and never needs a lock.
 //!
-//! The listener is shared: each loop registers it in its own epoll, so a new
+//! The listener is shared: each loop registers it in its own selector, so a new
 //! connection wakes every loop and one of them wins the `accept` (the others
 //! find nothing: the "thundering herd", harmless at a few threads; servers
 //! that care give each thread its own `SO_REUSEPORT` listener). The
@@ -24,11 +24,13 @@ use std::thread;
 
 use super::conn::ConnCount;
 use super::{selector_server, ServerConfig, ServerStats, Shutdown};
-use crate::selector::Selector;
+use crate::selector::{Backend, BaseSelector};
 
 /// Serves with `config.workers` event loops (the calling thread is one of
-/// them) until `shutdown` is requested, or until one loop fails.
-pub(crate) fn serve(
+/// them), each on a selector of backend `B` (`net::serve` picks it from
+/// `config.selector`), until `shutdown` is requested, or until one loop
+/// fails.
+pub(crate) fn serve<B: Backend>(
     listener: TcpListener,
     config: &ServerConfig,
     shutdown: &Shutdown,
@@ -42,7 +44,7 @@ pub(crate) fn serve(
     // Every loop's selector exists before the first loop accepts: one made
     // later could find the descriptors all taken (EMFILE) by the clients.
     let selectors = (0..config.workers.max(1))
-        .map(|_| Selector::new())
+        .map(|_| BaseSelector::<_, B>::new())
         .collect::<io::Result<Vec<_>>>()?;
     let run = |sel| {
         let result = selector_server::run(sel, &listener, config, &stop, &count);

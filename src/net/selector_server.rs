@@ -1,6 +1,9 @@
-//! **IO multiplexing with a selector**: one thread, one
-//! [`Selector`](crate::selector::Selector) (epoll), the seed's `accept` and
-//! `read` callbacks.
+//! **IO multiplexing with a selector**: one thread, one selector (the
+//! platform's [`DefaultSelector`](crate::selector::DefaultSelector), or the
+//! backend [`ServerConfig::selector`] names), the seed's `accept` and `read`
+//! callbacks. The loop is generic over the backend ([`run`]), so each
+//! backend gets its own statically dispatched copy: `--selector poll` runs
+//! the same server on `poll(2)`, to measure what its scan costs.
 //!
 //! The article's claim: "the advantage of select/epoll is not that a single
 //! connection is handled faster, but that more connections can be handled"
@@ -18,9 +21,10 @@
 //! next idle deadline; a shutdown wakes the wait through the selector's
 //! [`Notifier`](crate::selector::Notifier).
 //!
-//! Cost: two system calls per request at best (`read` and `write`, plus a
-//! share of one `epoll_wait`; a `epoll_ctl` only when the interest
-//! changes). The idle timeout costs no system call: the time to the next
+//! Cost, on epoll: two system calls per request at best (`read` and
+//! `write`, plus a share of one `epoll_wait`; a `epoll_ctl` only when the
+//! interest changes). On poll and select, each wait also hands the kernel
+//! every connection and scans them all. The idle timeout costs no system call: the time to the next
 //! idle deadline is the wait's timeout. No thread per
 //! connection: an idle connection costs its socket and a few hundred bytes
 //! (its slot, its selector key, its idle-timer entry; no buffer).
@@ -35,7 +39,7 @@ use super::conn::{
     accept, timeout_until, Accepted, ConnCount, IdleTimer, Next, Slab, ACCEPT_BATCH,
 };
 use super::{ServerConfig, ServerStats, Shutdown};
-use crate::selector::{Interest, Selector};
+use crate::selector::{Backend, BaseSelector, Interest};
 
 /// The data registered with each socket: what to do when it is ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,15 +50,17 @@ pub(crate) enum Callback {
     Conn(usize),
 }
 
-/// Serves on the calling thread until `shutdown` is requested.
-pub(crate) fn serve(
+/// Serves on the calling thread until `shutdown` is requested, on backend
+/// `B` (`net::serve` picks it from `config.selector`).
+pub(crate) fn serve<B: Backend>(
     listener: TcpListener,
     config: &ServerConfig,
     shutdown: &Shutdown,
 ) -> io::Result<ServerStats> {
     listener.set_nonblocking(true)?;
     let count = ConnCount::new(config.max_connections);
-    let mut stats = run(Selector::new()?, &listener, config, shutdown, &count)?;
+    let sel = BaseSelector::<Callback, B>::new()?;
+    let mut stats = run(sel, &listener, config, shutdown, &count)?;
     stats.peak_connections = count.peak();
     Ok(stats)
 }
@@ -63,17 +69,14 @@ pub(crate) fn serve(
 /// (each with its own selector): `count` holds the connections of them all.
 /// The selector is made by the caller, before any loop accepts: a loop that
 /// started late could find every descriptor taken by the others' clients.
-pub(crate) fn run(
-    mut sel: Selector<Callback>,
+pub(crate) fn run<B: Backend>(
+    mut sel: BaseSelector<Callback, B>,
     listener: &TcpListener,
     config: &ServerConfig,
     shutdown: &Shutdown,
     count: &ConnCount,
 ) -> io::Result<ServerStats> {
-    let notifier = sel.notifier();
-    shutdown.on_request(move || {
-        let _ = notifier.notify();
-    });
+    shutdown.notify_on_request(sel.notifier());
     sel.register(listener, Interest::READ, Callback::Accept)?;
     let mut server = Loop {
         sel,
@@ -91,8 +94,8 @@ pub(crate) fn run(
     result.map(|()| server.stats)
 }
 
-struct Loop<'a> {
-    sel: Selector<Callback>,
+struct Loop<'a, B: Backend> {
+    sel: BaseSelector<Callback, B>,
     listener: &'a TcpListener,
     config: &'a ServerConfig,
     count: &'a ConnCount,
@@ -106,7 +109,7 @@ struct Loop<'a> {
     accept_paused_until: Option<Instant>,
 }
 
-impl Loop<'_> {
+impl<B: Backend> Loop<'_, B> {
     fn run(&mut self, shutdown: &Shutdown) -> io::Result<()> {
         let mut ready = Vec::new();
         while !shutdown.is_requested() {
@@ -153,8 +156,12 @@ impl Loop<'_> {
                         .register(conn.stream(), Interest::READ, Callback::Conn(id))
                         .is_err()
                     {
+                        // Refused after all (select(2) cannot watch a
+                        // descriptor past FD_SETSIZE, say): closed at once.
                         self.conns.remove(id);
                         self.count.release();
+                        self.stats.accepted -= 1;
+                        self.stats.refused += 1;
                         continue;
                     }
                     self.idle.track(id, conn, &self.conns);
