@@ -16,10 +16,23 @@ use std::time::{Duration, Instant};
 /// child process inherits the mask of its pinned parent and must still be
 /// able to pin itself to another CPU.
 pub fn pin(cpu: usize) {
+    let online = online_cpus();
+    core_affinity::set_for_current(core_affinity::CoreId { id: cpu % online });
+}
+
+/// The CPUs online on this machine (not the caller's affinity mask).
+#[cfg(unix)]
+fn online_cpus() -> usize {
     // SAFETY: sysconf has no preconditions.
     let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    let online = usize::try_from(online).unwrap_or(1).max(1);
-    core_affinity::set_for_current(core_affinity::CoreId { id: cpu % online });
+    usize::try_from(online).unwrap_or(1).max(1)
+}
+
+/// The CPUs this process may use (Windows: the machine's, unless the
+/// process was started with an affinity mask).
+#[cfg(not(unix))]
+fn online_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The machine's core-to-core hand-over cost: the mean time of one round

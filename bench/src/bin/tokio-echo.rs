@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::signal::unix::{signal, SignalKind};
 
 /// Bytes asked for per read call, as the synclings servers' default.
 const READ_CHUNK: usize = 16 * 1024;
@@ -35,8 +34,8 @@ fn main() -> std::io::Result<()> {
 async fn serve(addr: SocketAddr) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+    let stop = shutdown_signal()?;
+    tokio::pin!(stop);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -46,11 +45,32 @@ async fn serve(addr: SocketAddr) -> std::io::Result<()> {
                 // Out of descriptors and the like: keep serving the others.
                 Err(e) => eprintln!("tokio-echo: accept: {e}"),
             },
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = &mut stop => break,
         }
     }
     Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C elsewhere).
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Reads up to 16 KiB, answers it uppercased, until EOF or an error.

@@ -517,32 +517,6 @@ impl Drop for RobustGuard<'_> {
     }
 }
 
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(rc))
-    }
-}
-
-/// The CLOCK_REALTIME time `left` from now.
-fn realtime_after(left: std::time::Duration) -> libc::timespec {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime fills `now`.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
-    let nanos = now.tv_nsec as u64 + u64::from(left.subsec_nanos());
-    libc::timespec {
-        tv_sec: now
-            .tv_sec
-            .saturating_add(left.as_secs().min(i64::MAX as u64 / 2) as libc::time_t)
-            .saturating_add((nanos / 1_000_000_000) as libc::time_t),
-        tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
-    }
-}
-
 /// Checks of a condition, one `PAUSE` apart, before yielding.
 const SPINS: u32 = 200;
 /// How long a waiter yields (checking after each yield) before it sleeps in
