@@ -23,8 +23,10 @@ mod hash;
 mod manifest;
 mod platform;
 mod pristine;
+mod screen;
 mod tour;
 mod verify;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -32,7 +34,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        [] | ["list"] => exercises::list(),
+        // In a terminal, the watch mode; piped or in CI, the plain list.
+        [] => match watch::run() {
+            Ok(true) => Ok(true),
+            Ok(false) => exercises::list(),
+            Err(why) => Err(why),
+        },
+        ["list"] => exercises::list(),
         ["check", name] => exercises::check(name),
         ["hint", name] => exercises::hint(name),
         ["reset", name] => exercises::reset(name),
@@ -61,8 +69,10 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "\
 usage: cargo run [-- COMMAND]
-  (nothing)        the exercise list and what to do next
-  list             the same
+  (nothing)        in a terminal: the watch mode (re-runs the current exercise on
+                   every save; h hint, n next, l list, r reset, c check all,
+                   q quit); piped or in CI: the list
+  list             the exercise list and what to do next
   check NAME       run exercise NAME's tests
   hint NAME        print NAME's nudge and walkthrough
   reset NAME       put exercises/NAME.rs back to its skeleton (your edits are lost)
