@@ -7,6 +7,7 @@
 //! cargo run -- hint NAME     print NAME's nudge and walkthrough
 //! cargo run -- reset NAME    put NAME back to its skeleton (your edits are lost)
 //! cargo run -- solution NAME run the reference solution of NAME
+//! cargo run -- quiz          the seed exam's 34 questions, answered
 //! cargo run -- tour          the seed's programs, in the exam's order
 //! cargo run -- verify        CI: prove the course honest
 //! cargo run -- dev update    course authors: write the lists the manifest decides
@@ -17,12 +18,14 @@
 //! and otherwise "done" exactly when its tests pass right now. It works
 //! offline and needs only the Rust toolchain: it calls `cargo`.
 
+mod demo;
 mod dev;
 mod exercises;
 mod hash;
 mod manifest;
 mod platform;
 mod pristine;
+mod quiz;
 mod screen;
 mod tour;
 mod verify;
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
             Ok(true)
         }
         ["verify"] => verify::run(),
+        ["quiz", rest @ ..] => quiz::run(rest),
         ["dev", rest @ ..] => dev::run(rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
@@ -77,6 +81,9 @@ usage: cargo run [-- COMMAND]
   hint NAME        print NAME's nudge and walkthrough
   reset NAME       put exercises/NAME.rs back to its skeleton (your edits are lost)
   solution NAME    run the reference solution of NAME
+  quiz             the seed exam's 34 questions, answered: `quiz` (progress and the
+                   next question), `quiz N` (its answer), `quiz all`, `quiz reset`,
+                   `quiz demo` (things to run for the conceptual questions)
   tour             the seed's programs, in the exam's order
   verify           CI's proof that the course is honest
   dev update       course authors: write the [[bin]] lists, the suite registry and
