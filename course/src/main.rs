@@ -48,10 +48,7 @@ fn main() -> ExitCode {
         ["hint", name] => exercises::hint(name),
         ["reset", name] => exercises::reset(name),
         ["solution", name] => exercises::solution(name),
-        ["tour"] => {
-            tour::run();
-            Ok(true)
-        }
+        ["tour"] => tour::run(),
         ["verify"] => verify::run(),
         ["quiz", rest @ ..] => quiz::run(rest),
         ["dev", rest @ ..] => dev::run(rest),

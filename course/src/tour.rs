@@ -1,265 +1,139 @@
-//! `cargo run -- tour`: a tour of the library that replays the seed's Python
-//! programs with synclings' primitives, printing what the Python printed.
+//! `cargo run -- tour`: the seed exam's eleven programs, in the exam's order,
+//! each run as its solution binary (`solutions/NAME.rs`), which prints what
+//! the Python program printed.
 //!
-//! Each step names the Python it mirrors. Delays are shortened (the seed
-//! sleeps 10 s or 30 s; the tour waits fractions of a second).
+//! Which solution replays which program is the manifest's `program` field;
+//! the programs whose library piece does not exist yet are listed with the
+//! issue that brings them.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use crate::exercises::{cargo, shown};
+use crate::manifest::{Exercise, EXERCISES};
+use crate::platform;
 
-use synclings::thread::{active_count, current_name, spawn_named, ThreadPool};
-use synclings::{Event, Lock, Queue, Scheduler, Semaphore, Timer};
+/// The exam's programs, in its order: (number, what it does).
+pub const PROGRAMS: [(u32, &str); 11] = [
+    (
+        1,
+        "ten threads; the main thread joins each (threading.Thread, activeCount)",
+    ),
+    (2, "ten threads, each with its own `name` (threading.local)"),
+    (
+        3,
+        "a coroutine producer-consumer (a generator, next and send)",
+    ),
+    (
+        4,
+        "ten threads wait at an Event until the main thread opens it",
+    ),
+    (
+        5,
+        "ten threads, at most five at a time (threading.Semaphore(5))",
+    ),
+    (
+        6,
+        "say hello after a delay without time.sleep (threading.Timer)",
+    ),
+    (
+        7,
+        "producer and consumer processes over a multiprocessing.Queue",
+    ),
+    (
+        8,
+        "a parent and a child process over a multiprocessing.Pipe",
+    ),
+    (9, "a selectors server with accept and read callbacks"),
+    (
+        10,
+        "a server that a flood of requests cannot bring down (socketserver)",
+    ),
+    (11, "an asyncio socket server"),
+];
 
-/// Runs every step of the tour.
-pub fn run() {
-    let steps: [(&str, fn()); 8] = [
-        (
-            "seed 1: ten threads, the main thread joins them all",
-            ten_threads,
+/// What is still to come for a program, beyond its solution (or instead of
+/// one).
+pub fn coming(program: u32) -> Option<&'static str> {
+    match program {
+        10 => Some(
+            "the flood-proof server here is the selector one of exercise 20; \
+             socketserver's TcpServer/ThreadingTcpServer classes come with issue 13",
         ),
-        (
-            "seed 2: a thread-local `name` per thread",
-            thread_local_names,
-        ),
-        ("q. 18: a shared counter behind a Lock", shared_counter),
-        (
-            "seed 4: ten threads wait for the main thread's Event",
-            event_gate,
-        ),
-        ("seed 5: ten threads, Semaphore(5)", bounded_concurrency),
-        (
-            "seed 6: say hello after a delay with a Timer (no sleep)",
-            timer_hello,
-        ),
-        (
-            "q. 32: producer-consumer over a bounded Queue with poison pills",
-            producer_consumer,
-        ),
-        (
-            "q. 23: a thread pool with a bounded backlog; many timers on one thread",
-            pool_and_scheduler,
-        ),
-    ];
-    for (i, (title, step)) in steps.iter().enumerate() {
-        println!("\n== {}. {title}", i + 1);
-        step();
+        11 => Some("coming with issue 12 (synclings::asyncio): no solution binary yet"),
+        _ => None,
     }
-    println!("\nDone. README.md maps every Python name to Rust; `cargo run` shows the course.");
 }
 
-/// `Thread(target=task).start()` ten times, then `join()` each.
-fn ten_threads() {
-    let handles: Vec<_> = (0..10)
-        .map(|n| {
-            spawn_named(format!("Thread-{}", n + 1), move || {
-                println!("thread name: {} {n}", current_name());
-                // Each thread reports the live count, as `activeCount()` does.
-                println!("active threads: {}", active_count());
-            })
-            .expect("spawn a thread")
-        })
-        .collect();
-    for h in handles {
-        h.join().expect("thread finished");
-    }
+/// The exercise whose solution replays `program`.
+pub fn solution_of(program: u32) -> Option<&'static Exercise> {
+    EXERCISES.iter().find(|e| e.program == Some(program))
+}
+
+/// Runs the tour.
+pub fn run() -> Result<bool, String> {
     println!(
-        "main ({}), ---end---, active threads now: {}",
-        current_name(),
-        active_count()
+        "The seed's {} programs, in the exam's order, each run as its solution binary \
+         (the delays are shortened).",
+        PROGRAMS.len()
     );
-}
-
-thread_local! {
-    /// Python's `threading.local()` with a `name` attribute.
-    static NAME: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-fn thread_local_names() {
-    let handles: Vec<_> = (0..10)
-        .map(|i| {
-            spawn_named(format!("worker-{i}"), move || {
-                NAME.with(|n| *n.borrow_mut() = format!("alex_{i}"));
-                NAME.with(|n| println!("{} is running", n.borrow()));
-            })
-            .expect("spawn a thread")
-        })
-        .collect();
-    for h in handles {
-        h.join().expect("thread finished");
+    println!("Building the solutions (cargo build -p solutions --bins)…");
+    let built = cargo()
+        .args(["build", "-q", "-p", "solutions", "--bins"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !built.success() {
+        return Err("the solutions do not build (cargo build -p solutions --bins)".to_owned());
     }
-    NAME.with(|n| println!("----main---- (its own name is still {:?})", n.borrow()));
-}
-
-fn shared_counter() {
-    let li = Arc::new(Lock::new(vec![1, 2, 3, 4]));
-    let handles: Vec<_> = (0..4)
-        .map(|i| {
-            let li = li.clone();
-            spawn_named(format!("adder-{i}"), move || {
-                for _ in 0..1000 {
-                    li.acquire().push(i);
-                }
-            })
-            .expect("spawn a thread")
-        })
-        .collect();
-    for h in handles {
-        h.join().expect("thread finished");
+    let mut all_ran = true;
+    for (number, what) in PROGRAMS {
+        println!("\n== program {number}: {what}");
+        if let Some(note) = coming(number) {
+            println!("   ({note})");
+        }
+        let Some(e) = solution_of(number) else {
+            continue;
+        };
+        println!(
+            "   {} (exercise {}): cargo run -p solutions --bin {}\n",
+            shown("solutions", e.name),
+            e.number,
+            e.name
+        );
+        if let Some(p) = platform::missing(e) {
+            println!("   not on this platform: it {}", platform::needs_text(p));
+            continue;
+        }
+        let status = cargo()
+            .args(["run", "-q", "-p", "solutions", "--bin", e.name])
+            .status()
+            .map_err(|err| format!("cannot run cargo: {err}"))?;
+        if !status.success() {
+            println!("   ✗ {} failed: {status}", shown("solutions", e.name));
+            all_ran = false;
+        }
     }
-    println!(
-        "4 threads × 1000 pushes: li has {} items (4 + 4000: no update lost). \
-         A function that touches li without the lock does not compile: the list lives inside the Lock.",
-        li.acquire().len()
-    );
+    println!("\nThat was the exam's programs. Its 34 questions, answered: cargo run -- quiz");
+    Ok(all_ran)
 }
 
-fn now() -> String {
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}.{:06}", t.as_secs(), t.subsec_micros())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn event_gate() {
-    let gate = Arc::new(Event::new());
-    let handles: Vec<_> = (0..10)
-        .map(|i| {
-            let gate = gate.clone();
-            spawn_named(format!("waiter-{i}"), move || {
-                gate.wait();
-                println!("time: {}", now());
-            })
-            .expect("spawn a thread")
-        })
-        .collect();
-    let opened = Instant::now();
-    // The seed sleeps 10 s; a Timer opens the gate after 300 ms instead.
-    let g = gate.clone();
-    let opener = Timer::new(Duration::from_millis(300), move || g.set());
-    opener.start().expect("first start");
-    for h in handles {
-        h.join().expect("thread finished");
+    #[test]
+    fn every_program_has_one_solution_or_says_what_is_coming() {
+        for (number, _) in PROGRAMS {
+            let solutions = EXERCISES
+                .iter()
+                .filter(|e| e.program == Some(number))
+                .count();
+            assert!(solutions <= 1, "program {number} has {solutions} solutions");
+            assert!(
+                solutions == 1 || coming(number).is_some(),
+                "program {number} has no solution and no note of what is coming"
+            );
+        }
+        assert!(EXERCISES
+            .iter()
+            .filter_map(|e| e.program)
+            .all(|p| (1..=PROGRAMS.len() as u32).contains(&p)));
     }
-    println!(
-        "all ten released {:?} after the gate timer started",
-        opened.elapsed()
-    );
-}
-
-fn bounded_concurrency() {
-    let sem = Arc::new(Semaphore::new(5));
-    let inside = Arc::new(Lock::new((0usize, 0usize))); // (now, peak)
-    let handles: Vec<_> = (0..10)
-        .map(|n| {
-            let (sem, inside) = (sem.clone(), inside.clone());
-            spawn_named(format!("Thread-{}", n + 1), move || {
-                let _permit = sem.acquire();
-                {
-                    let mut c = inside.acquire();
-                    c.0 += 1;
-                    c.1 = c.1.max(c.0);
-                }
-                println!("{n}-- {}", current_name());
-                std::thread::sleep(Duration::from_millis(50));
-                inside.acquire().0 -= 1;
-                println!("end");
-            })
-            .expect("spawn a thread")
-        })
-        .collect();
-    for h in handles {
-        h.join().expect("thread finished");
-    }
-    println!(
-        "peak concurrency: {} (the Semaphore allows 5)",
-        inside.acquire().1
-    );
-}
-
-fn timer_hello() {
-    let t = Timer::new(Duration::from_millis(200), || {
-        println!("alex say Hello World!")
-    });
-    t.start().expect("first start");
-    println!("timer started; the main thread goes on without sleeping");
-    t.join().expect("the callback ran");
-}
-
-fn producer_consumer() {
-    let q: Arc<Queue<Option<u32>>> = Arc::new(Queue::new(3));
-    let producers: Vec<_> = (0..2)
-        .map(|p| {
-            let q = q.clone();
-            spawn_named(format!("producer-{p}"), move || {
-                for i in 0..5 {
-                    println!("produce: {i} --- {}", current_name());
-                    q.put(Some(i)).expect("queue open");
-                }
-            })
-            .expect("spawn a thread")
-        })
-        .collect();
-    let consumers: Vec<_> = (0..3)
-        .map(|c| {
-            let q = q.clone();
-            spawn_named(format!("consumer-{c}"), move || {
-                let mut got = 0;
-                while let Ok(Some(item)) = q.get() {
-                    println!("consumed: {item} --- {}", current_name());
-                    got += 1;
-                }
-                got
-            })
-            .expect("spawn a thread")
-        })
-        .collect();
-    for p in producers {
-        p.join().expect("producer finished");
-    }
-    for _ in 0..3 {
-        q.put(None).expect("queue open"); // one poison pill per consumer
-    }
-    let total: u32 = consumers
-        .into_iter()
-        .map(|c| c.join().expect("consumer finished"))
-        .sum();
-    println!("main: {total} items consumed (2 producers × 5)");
-}
-
-fn pool_and_scheduler() {
-    let pool = ThreadPool::new(4, 8).expect("4 workers");
-    let squares: Vec<u64> = pool
-        .map(|x: u64| x * x, 0..10)
-        .map(|r| r.expect("task ran"))
-        .collect();
-    println!("pool.map(square, range(10)) = {squares:?}");
-    let boom = pool
-        .submit(|| -> u32 { panic!("task failed on purpose") })
-        .expect("pool open");
-    println!(
-        "a panicking task is reported, not fatal: {:?}",
-        boom.join().err()
-    );
-    pool.shutdown(true);
-
-    let sched = Scheduler::new();
-    let fired = Arc::new(Lock::new(0usize));
-    let done = Arc::new(Event::new());
-    const N: usize = 100_000;
-    let t0 = Instant::now();
-    for i in 0..N {
-        let (fired, done) = (fired.clone(), done.clone());
-        sched.schedule(Duration::from_micros((i % 1000) as u64), move || {
-            let mut f = fired.acquire();
-            *f += 1;
-            if *f == N {
-                done.set();
-            }
-        });
-    }
-    done.wait();
-    println!(
-        "{N} timers fired on one scheduler thread in {:?}",
-        t0.elapsed()
-    );
 }
