@@ -4,9 +4,8 @@
 //! and presses `h`, `n`, `r` (answering n, then y), `l` and `q`.
 //!
 //! Every wait has a deadline and ends as soon as the screen shows what it
-//! waits for; none sleeps. The first run builds the course copy's exercise
-//! (sharing this build's target directory), hence the long deadline of the
-//! first test run.
+//! waits for; none sleeps. The first run builds the course copy in a target
+//! directory of its own, hence the long deadline of the first test run.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -151,12 +150,10 @@ fn watch_mode_reruns_on_save_and_answers_every_key() {
     let copy = tmp.join("watch-course");
     let _ = std::fs::remove_dir_all(copy.join("exercises"));
     copy_course(&root, &copy);
-    // This build's target directory: the copy reuses its compiled registry
-    // crates (the parent of CARGO_TARGET_TMPDIR, `target/`).
-    let target = tmp
-        .parent()
-        .expect("target/tmp is in target/")
-        .to_path_buf();
+    // A target directory of the copy's own: cargo hashes a workspace's path
+    // packages relative to its root, so the copy's `exercises` would share
+    // (and clobber) the real tree's artifacts in the same target directory.
+    let target = tmp.join("watch-target");
     let exercise = |name: &str| copy.join("exercises").join(format!("{name}.rs"));
 
     let mut s = Session::start(&copy, &target);
