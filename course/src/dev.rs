@@ -115,12 +115,11 @@ fn bins_toml(exercises: &[Exercise], what: &str) -> String {
          # synclings-suites is on; an exercise that needs it requires that feature,\n\
          # so Cargo builds it only there (elsewhere the runner lists it as \"needs ...\").\n",
     );
-    let mut cfgs: Vec<&str> = CAPABILITIES.iter().map(|p| p.cfg).collect();
-    cfgs.dedup();
-    for cfg in cfgs.iter().collect::<BTreeSet<_>>() {
+    let cfgs: BTreeSet<&str> = CAPABILITIES.iter().map(|p| p.cfg).collect();
+    for cfg in cfgs {
         let features: Vec<String> = CAPABILITIES
             .iter()
-            .filter(|p| p.cfg == *cfg)
+            .filter(|p| p.cfg == cfg)
             .map(|p| format!("{:?}", p.feature))
             .collect();
         out.push_str(&format!(

@@ -106,6 +106,11 @@ impl TestRun {
 pub fn run_tests(package: &str, name: &str, echo: bool) -> Result<TestRun, String> {
     let mut cmd = cargo();
     cmd.args(["test", "-p", package, "--bin", name, "--color", "never"]);
+    if !echo {
+        // Shown on the watch screen, which has room for the panics, not for
+        // backtraces (`check` keeps the learner's RUST_BACKTRACE).
+        cmd.env("RUST_BACKTRACE", "0");
+    }
     let (status, stdout, stderr) = if echo {
         // Shown as it comes, and kept: the failures are read from both.
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -283,7 +288,7 @@ pub fn verdict(e: &Exercise, run: &TestRun) -> Vec<String> {
         }
     } else if !run.compiled {
         lines.push(format!(
-            "✗ {}: {file} does not compile (the compiler's errors are above).",
+            "✗ {}: {file} does not compile (the compiler's errors say where).",
             e.name
         ));
     } else {
@@ -296,7 +301,8 @@ pub fn verdict(e: &Exercise, run: &TestRun) -> Vec<String> {
             lines.push(format!("    {f}"));
         }
         if run.output.contains("not yet implemented") {
-            lines.push("  Some bodies are still `todo!()`: the panics above say which.".to_owned());
+            lines
+                .push("  Some bodies are still `todo!()`: the tests' panics say which.".to_owned());
         }
         lines.push(format!("  A hint: cargo run -- hint {}", e.name));
     }

@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use crossterm::style::{Attribute, Color, Print, ResetColor, SetAttribute, SetForegroundColor};
 use crossterm::{cursor, queue, terminal};
 
-use crate::exercises::{self, Status};
+use crate::exercises::{self, Status, TestRun};
 use crate::manifest::EXERCISES;
 use crate::watch::{State, View};
 
@@ -173,7 +173,7 @@ fn exercise_page(state: &State, width: usize, height: usize, lines: &mut Vec<(St
                 let tone = if run.passed { Tone::Good } else { Tone::Bad };
                 result.extend(exercises::verdict(e, run).into_iter().map(|l| (l, tone)));
                 if !run.passed {
-                    output = excerpt(&run.output);
+                    output = excerpt(run);
                 }
             }
             (Some(status), None) => result.push((status.describe(), Tone::Plain)),
@@ -216,18 +216,22 @@ fn exercise_page(state: &State, width: usize, height: usize, lines: &mut Vec<(St
     lines.extend(tail);
 }
 
-/// The part of cargo's output that says what went wrong: from the first
-/// compiler error, or from the failing tests' report.
-fn excerpt(output: &str) -> Vec<String> {
-    let lines: Vec<&str> = output.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| l.starts_with("error"))
-        .or_else(|| lines.iter().position(|l| l.starts_with("---- ")))
-        .unwrap_or(0);
+/// The part of cargo's output that says what went wrong: the compiler's
+/// errors, or the failing tests' panics (without the backtrace notes).
+fn excerpt(run: &TestRun) -> Vec<String> {
+    let lines: Vec<&str> = run.output.lines().collect();
+    let start = if run.compiled {
+        lines.iter().position(|l| l.starts_with("---- "))
+    } else {
+        lines.iter().position(|l| l.starts_with("error"))
+    };
+    let Some(start) = start else {
+        return Vec::new();
+    };
     lines[start..]
         .iter()
-        .filter(|l| !l.trim().is_empty())
+        .take_while(|l| !(run.compiled && l.trim() == "failures:"))
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
         .map(|l| format!("  {l}"))
         .collect()
 }
@@ -273,6 +277,13 @@ impl Terminal {
             let _ = terminal::disable_raw_mode();
             return None;
         }
+        // A panic prints its message after leaving the alternate screen,
+        // where the learner can read it.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore(&mut std::io::stdout());
+            previous(info);
+        }));
         Some(Terminal { out })
     }
 
@@ -303,10 +314,15 @@ impl Terminal {
     }
 }
 
+/// Gives the terminal back: the cursor, the normal screen, cooked mode.
+fn restore(out: &mut std::io::Stdout) {
+    let _ = queue!(out, cursor::Show, terminal::LeaveAlternateScreen);
+    let _ = out.flush();
+    let _ = terminal::disable_raw_mode();
+}
+
 impl Drop for Terminal {
     fn drop(&mut self) {
-        let _ = queue!(self.out, cursor::Show, terminal::LeaveAlternateScreen);
-        let _ = self.out.flush();
-        let _ = terminal::disable_raw_mode();
+        restore(&mut self.out);
     }
 }
