@@ -1,7 +1,8 @@
 //! The watch mode, used the way a person uses it: the runner starts in a
 //! pseudo-terminal on a copy of the course, the test edits the exercise file
 //! and reads the screen (a `vt100` emulator renders what the runner drew),
-//! and presses `h`, `n`, `r` (answering n, then y), `l` and `q`.
+//! and presses `h`, `n`, `r` (answering n, then y), `l` (with `f`, `j` and
+//! Enter), `c` and `q`.
 //!
 //! Every wait has a deadline and ends as soon as the screen shows what it
 //! waits for; none sleeps. The first run builds the course copy in a target
@@ -231,6 +232,22 @@ fn watch_mode_reruns_on_save_and_answers_every_key() {
     assert!(!screen.contains(second.name), "{screen}");
     s.press('l');
     s.wait_for(SCREEN, &format!("Exercise 2 of {}", EXERCISES.len()));
+
+    // In the list, `j` moves down and Enter jumps there.
+    s.press('l');
+    s.wait_for(SCREEN, "The exercises (showing: all):");
+    s.press('j');
+    s.wait_for(SCREEN, &format!(">  3. {}", EXERCISES[2].name));
+    s.press('\r');
+    s.wait_for(
+        SCREEN,
+        &format!("Exercise 3 of {}: {}", EXERCISES.len(), EXERCISES[2].name),
+    );
+
+    // `c` checks every exercise (the first is still done).
+    s.press('c');
+    let screen = s.wait_for(BUILD, "Checked every exercise.");
+    assert!(screen.contains("] 1 of "), "{screen}");
 
     // `q`: the runner exits, and succeeds.
     s.press('q');
