@@ -170,13 +170,14 @@ fn test_binaries(args: &[&str]) -> Result<BTreeMap<String, PathBuf>, String> {
 }
 
 /// The string value of the first `"key":"…"` after `anchor` in a JSON line
-/// (enough for cargo's messages: names and paths without escapes).
+/// (enough for cargo's messages: target names, and paths whose only escapes
+/// are Windows' backslashes, `\\`).
 fn json_string_after(line: &str, anchor: &str, key: &str) -> Option<String> {
     let start = line.find(anchor)? + anchor.len();
     let pat = format!("\"{key}\":\"");
     let from = start + line[start..].find(&pat)? + pat.len();
     let len = line[from..].find('"')?;
-    Some(line[from..from + len].to_owned())
+    Some(line[from..from + len].replace("\\\\", "\\"))
 }
 
 /// The tests in a libtest binary.
@@ -224,5 +225,28 @@ fn run_one(exe: &Path, test: Option<&str>) -> Result<Outcome, String> {
             return Ok(Outcome::Hung);
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_string_after;
+
+    #[test]
+    fn reads_cargo_artifact_lines_on_every_platform() {
+        let unix = r#"{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"event"},"executable":"/w/target/debug/deps/event-1"}"#;
+        assert_eq!(
+            json_string_after(unix, "\"target\":{", "name").as_deref(),
+            Some("event")
+        );
+        assert_eq!(
+            json_string_after(unix, "", "executable").as_deref(),
+            Some("/w/target/debug/deps/event-1")
+        );
+        let windows = r#"{"executable":"C:\\w\\target\\debug\\deps\\event-1.exe"}"#;
+        assert_eq!(
+            json_string_after(windows, "", "executable").as_deref(),
+            Some(r"C:\w\target\debug\deps\event-1.exe")
+        );
     }
 }
