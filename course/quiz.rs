@@ -205,7 +205,7 @@ pub const QUESTIONS: &[Question] = &[
         exam: "import threading;s = threading.Semaphore(value=-1)会出现什么情况?",
         asked: "What happens with threading.Semaphore(value=-1)?",
         answer: "Python raises ValueError(\"semaphore initial value must be >= 0\") at construction, so no semaphore exists to wait on. In synclings `Semaphore::new(-1)` does not compile: the count is a usize, and rustc rejects the negative literal.",
-        see: "python3 -c 'import threading; threading.Semaphore(-1)'; README \"Impossible by construction\"; `cargo run -- quiz 25` shows the signature",
+        see: "python3 -c 'import threading; threading.Semaphore(-1)'; README \"Impossible by construction\" (synclings::Semaphore::new takes `permits: usize`)",
         correction: Some("Wrong: the exam says -1 means \"wait forever\". Python refuses the value: ValueError: semaphore initial value must be >= 0. The idea may come from Lock.acquire(timeout=-1), where -1 is the default and means no timeout (any other negative timeout raises ValueError)."),
     },
     Question {

@@ -146,11 +146,6 @@ fn live(number: u32) -> Option<String> {
             Ok(n) => format!("u8::from_str_radix(\"10001001\", 2) = {n}"),
             Err(e) => format!("u8::from_str_radix failed: {e}"),
         }),
-        25 => Some(
-            "synclings::Semaphore::new takes `permits: usize`; `Semaphore::new(-1)` is rejected \
-             by rustc (cannot apply unary operator `-` to type `usize`)"
-                .to_owned(),
-        ),
         _ => None,
     }
 }
