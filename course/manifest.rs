@@ -1,13 +1,80 @@
-// The course manifest: the exercises in order, each with its hint.
+// The course manifest: the exercises in order, each with its hints, and what
+// each platform can run.
 //
-// This file is plain Rust data, read by the course runner (`cargo run`) and
-// by CI (`cargo run -- verify`). Every entry needs:
-// - `exercises/NAME.rs` (the skeleton you edit) and `course/skeletons/NAME.rs`
-//   (its pristine copy, used by `cargo run -- reset NAME`);
-// - `solutions/NAME.rs` (the reference solution, a runnable binary);
-// - a suite `synclings_suites::NAME_suite!` used by both, with at least one test;
-// - for the "build X" exercises, `library`: the library's own type, which
-//   passes the same suite (suites/tests/library.rs).
+// This file is plain Rust data, read by the course runner (`cargo run`) and by
+// CI (`cargo run -- verify`). It is the ONE list of exercises. Adding one means:
+// 1. its entry below;
+// 2. `exercises/NAME.rs`, the skeleton the learner edits (its pristine copy is
+//    that file as committed: `cargo run -- reset NAME` restores it from the
+//    copy the runner embeds, recorded in `course/pristine.sum`);
+// 3. `solutions/NAME.rs`, the reference solution, a runnable binary;
+// 4. `suites/src/NAME.rs`, its suite `synclings_suites::NAME_suite!`, used by
+//    both (for a "build X" exercise also by the library: `library` below);
+// then `cargo run -- dev update`, which writes everything else from this file:
+// the `[[bin]]` lists of exercises/ and solutions/, the suite registry
+// (suites/src/lib.rs, suites/tests/library.rs) and course/pristine.sum.
+// `cargo run -- dev check` (and `verify`) fail, naming the entry, when any of
+// them is out of step.
+
+/// What an exercise may need that not every platform has. Which platforms
+/// have it is said once, in [`CAPABILITIES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// Child processes, pipes and process queues: `synclings::ipc`.
+    Processes,
+    /// The echo servers' building blocks: `synclings::net` and
+    /// `synclings::selector`.
+    Net,
+    /// Raw Unix file descriptors (`std::os::fd`), as the selector exercises'
+    /// connection tables use.
+    UnixFds,
+}
+
+/// Where a [`Capability`] exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Platforms {
+    /// The capability.
+    pub capability: Capability,
+    /// Its Cargo feature of `synclings-suites`: an exercise that needs it is
+    /// a `[[bin]]` with `required-features = ["synclings-suites/FEATURE"]`,
+    /// so it is built only where the feature is on.
+    pub feature: &'static str,
+    /// The `cfg(...)` predicate of the targets that have it (it turns the
+    /// feature on there, in exercises/ and solutions/).
+    pub cfg: &'static str,
+    /// Those targets, for the learner: "needs {names}".
+    pub names: &'static str,
+}
+
+/// Which platforms have each capability, said once for the whole course.
+///
+/// - `Processes` follows `synclings::ipc` (`#[cfg(target_os = "linux")]` in
+///   src/lib.rs): once it exists on macOS and the BSDs, its `cfg` becomes
+///   `"unix"` (and `names` says so), then `cargo run -- dev update`.
+/// - `Net` follows `synclings::net` and `synclings::selector`, Linux-only
+///   until their port (issue 11) lands; then its `cfg` becomes `"all()"`
+///   (every target).
+/// - `UnixFds`: exercises 19 and 20 key their connections by `RawFd`.
+pub const CAPABILITIES: &[Platforms] = &[
+    Platforms {
+        capability: Capability::Processes,
+        feature: "processes",
+        cfg: "target_os = \"linux\"",
+        names: "Linux (on Windows: use WSL)",
+    },
+    Platforms {
+        capability: Capability::Net,
+        feature: "net",
+        cfg: "target_os = \"linux\"",
+        names: "Linux (on Windows: use WSL)",
+    },
+    Platforms {
+        capability: Capability::UnixFds,
+        feature: "unix-fds",
+        cfg: "unix",
+        names: "Linux, macOS or a BSD (on Windows: use WSL)",
+    },
+];
 
 /// The exercises, in the order a learner takes them.
 pub const EXERCISES: &[Exercise] = &[
@@ -16,8 +83,12 @@ pub const EXERCISES: &[Exercise] = &[
         number: 1,
         title: "start ten named threads and join them all",
         mirrors: "threading.Thread, current_thread, active_count, join (seed program 1, exam question 10)",
+        program: Some(1),
+        needs: &[],
+        own_test_main: false,
         library: None,
-        hint: "Two loops, not one. First start every thread with \
+        nudge: "Start all ten threads before you join any of them: keep the handles in a Vec, then join them in a second loop.",
+        walkthrough: "Two loops, not one. First start every thread with \
 `synclings::thread::spawn_named(format!(\"Thread-{}\", i + 1), move || task(i))` and keep the \
 `JoinHandle`s in a `Vec` (`.collect()` them: an iterator is lazy, and `map(spawn).map(join)` would \
 run the threads one after another). Then `join()` each handle in order: it waits for the thread and \
@@ -29,8 +100,12 @@ hands back what its closure returned, your `Report`. Inside `task`, `current_nam
         number: 2,
         title: "give each thread its own `name` with thread_local!",
         mirrors: "threading.local() (seed program 2)",
+        program: Some(2),
+        needs: &[],
+        own_test_main: false,
         library: None,
-        hint: "Declare `thread_local! { static NAME: RefCell<String> = const { RefCell::new(String::new()) }; }`. \
+        nudge: "`thread_local!` gives every thread its own copy of a static; a Barrier makes every thread set its name before any of them reads it back.",
+        walkthrough: "Declare `thread_local! { static NAME: RefCell<String> = const { RefCell::new(String::new()) }; }`. \
 `NAME.with_borrow_mut(|name| ...)` and `NAME.with_borrow(|name| name.clone())` write and read the \
 calling thread's own copy. In `run`, make one `std::sync::Barrier::new(n)` and start the threads in \
 `std::thread::scope` so that they can borrow it: each sets `alex_i`, calls `barrier.wait()`, then \
@@ -41,8 +116,12 @@ reads its own back. Keep the handles and join them in order to return the names 
         number: 3,
         title: "lose updates without a lock, keep them with synclings::Lock",
         mirrors: "threading.Lock (exam question 18)",
+        program: None,
+        needs: &[],
+        own_test_main: false,
         library: None,
-        hint: "`count_racy`: an `AtomicUsize` and `std::thread::scope`; each thread does `per_thread` times \
+        nudge: "The racy count must read and write in two separate steps; the locked one must hold the guard from the read to the write.",
+        walkthrough: "`count_racy`: an `AtomicUsize` and `std::thread::scope`; each thread does `per_thread` times \
 `let seen = counter.load(Relaxed); counter.store(seen + 1, Relaxed);` (two steps: another thread's \
 store can fall between them). `count_locked`: `let counter = Lock::new(0);` and \
 `*counter.acquire() += 1` (the guard holds the lock from the read to the write); \
@@ -54,8 +133,12 @@ to reach the Vec. `append_both`: a scope with two threads, one looping over `a`,
         number: 4,
         title: "build Event from the facade's Mutex + Condvar",
         mirrors: "threading.Event (seed program 4, exam question 7)",
+        program: None,
+        needs: &[],
+        own_test_main: false,
         library: Some("synclings::Event"),
-        hint: "Keep two things under one Mutex: the flag and a generation counter that `set` bumps when the \
+        nudge: "A flag under a Mutex and a Condvar to sleep on. What should a waiter see if `clear` comes right after `set`, before it wakes?",
+        walkthrough: "Keep two things under one Mutex: the flag and a generation counter that `set` bumps when the \
 flag goes from false to true. A waiter remembers the generation when it starts and loops on \
 `cond.wait(guard)` until the flag is set or the generation moved: that is how a waiter still returns \
 true when `clear` follows `set` at once. `set` must call `notify_all` (every waiter wakes). For \
@@ -67,8 +150,12 @@ and leave when it says `timed_out`; return whether the generation moved.",
         number: 5,
         title: "hold ten threads at a gate (synclings::Event) until the main thread opens it",
         mirrors: "threading.Event (seed program 4, exam question 17)",
+        program: Some(4),
+        needs: &[],
+        own_test_main: false,
         library: None,
-        hint: "In `spawn_waiters`, give each thread its own `Arc::clone(&gate)` and have it call `gate.wait()` \
+        nudge: "Every thread waits on its own clone of one shared Event; take the instant `opened` before you set it.",
+        walkthrough: "In `spawn_waiters`, give each thread its own `Arc::clone(&gate)` and have it call `gate.wait()` \
 (no timeout: the gate must be the only way through), then take `Instant::now()`, print it and return \
 it; collect the `JoinHandle`s and return them without joining. In `run`: make the gate, spawn the \
 waiters, `std::thread::sleep(open_after)`, then `let opened = Instant::now();` BEFORE `gate.set()` \
@@ -79,8 +166,12 @@ waiters, `std::thread::sleep(open_after)`, then `let opened = Instant::now();` B
         number: 6,
         title: "build Semaphore (acquire -> Permit, release(n)) from the facade's Mutex + Condvar",
         mirrors: "threading.Semaphore (seed program 5, exam questions 17 and 25)",
+        program: None,
+        needs: &[],
+        own_test_main: false,
         library: Some("synclings::Semaphore"),
-        hint: "Keep the number of free permits (and how many threads sleep waiting for one) under one \
+        nudge: "A count of free permits under a Mutex; a Permit gives its permit back when dropped. How many sleepers should `release(n)` wake?",
+        walkthrough: "Keep the number of free permits (and how many threads sleep waiting for one) under one \
 Mutex, with one Condvar `permit_added`. `acquire`: lock, `while available == 0 { guard = cond.wait(guard) }`, \
 take one, return `Permit { semaphore: self }`; the Permit's `Drop` calls `release(1)`. `release(n)`: lock, \
 add `n`, then `notify_one` once per permit added, but no more times than there are sleepers (Python's \
@@ -95,8 +186,12 @@ a permit when dropped.",
         number: 7,
         title: "ten threads, at most five at a time, with synclings::Semaphore",
         mirrors: "threading.Semaphore (seed program 5, exam question 17)",
+        program: Some(5),
+        needs: &[],
+        own_test_main: false,
         library: None,
-        hint: "Put a `Semaphore::new(limit)`, two `AtomicUsize`s (inside now, peak) and `work` in one \
+        nudge: "Hold the permit for the whole of the work, and count yourself out before you give the permit back.",
+        walkthrough: "Put a `Semaphore::new(limit)`, two `AtomicUsize`s (inside now, peak) and `work` in one \
 struct behind an `Arc`. Each thread: `let permit = room.seats.acquire();`, then \
 `let now = room.inside.fetch_add(1, Relaxed) + 1; room.peak.fetch_max(now, Relaxed);`, then \
 `(room.work)(i)`, then `fetch_sub(1, Relaxed)` and only then `drop(permit)`: count yourself out before \
@@ -107,8 +202,12 @@ giving the seat back, or the next thread counts limit + 1. Join every thread, re
         number: 8,
         title: "build RLock from Mutex<(Option<ThreadId>, usize)> + Condvar; catch a plain Lock's re-entry deadlock",
         mirrors: "threading.Lock vs threading.RLock (exam question 12: RLock = Lock + counter)",
+        program: None,
+        needs: &[],
+        own_test_main: false,
         library: Some("synclings::RLock"),
-        hint: "`reenter_plain_lock`: `let lock = Lock::new(()); let _held = lock.acquire();` then return \
+        nudge: "Remember who owns the lock and how many times it entered; only the last release frees it for the others.",
+        walkthrough: "`reenter_plain_lock`: `let lock = Lock::new(()); let _held = lock.acquire();` then return \
 `lock.acquire_timeout(timeout).is_some()`: false, the deadlock a plain `acquire()` would never return from. \
 RLock: the state is `(owner, depth)` under one Mutex; `me = thread::current().id()`. Entering: `(None, _)` \
 becomes `(Some(me), 1)`; `(Some(me), n)` becomes `(Some(me), n + 1)`; another owner means wait on the \
@@ -122,8 +221,12 @@ the owner is `me`, else 0; `is_owned` is `recursion_count() > 0`; `is_locked` is
         number: 9,
         title: "build Condition<T> with FIFO notify(n), wait_for and timed waits",
         mirrors: "threading.Condition (exam questions 7 and 17)",
+        program: None,
+        needs: &[],
+        own_test_main: false,
         library: Some("synclings::Condition"),
-        hint: "Do what CPython does: every waiter queues its own ticket. Put the value and a \
+        nudge: "`notify(n)` wakes the n longest waiters and no more: give each waiter a ticket of its own, in a FIFO.",
+        walkthrough: "Do what CPython does: every waiter queues its own ticket. Put the value and a \
 `VecDeque<Arc<AtomicBool>>` (false = waiting, true = chosen) under the Mutex; the guard keeps the \
 `MutexGuard` in an `Option` so `wait` can hand it to `Condvar::wait(guard)` and put it back. `wait`: \
 push a fresh ticket, sleep until it is true (a wake-up with the ticket false is spurious: sleep again), \
@@ -138,8 +241,12 @@ true) and remove it before unlocking, so no later notify counts you. `wait_for`:
         number: 10,
         title: "build Timer with cancel: run a callback after a delay on its own thread",
         mirrors: "threading.Timer (seed program 6: say hello after a delay without time.sleep())",
+        program: Some(6),
+        needs: &[],
+        own_test_main: false,
         library: Some("synclings::Timer"),
-        hint: "Share an `Arc` of { Mutex<State>, Condvar } between the Timer and its thread; State holds \
+        nudge: "One thread waits until the deadline or a cancel, whichever comes first: decide under the lock which one wins.",
+        walkthrough: "Share an `Arc` of { Mutex<State>, Condvar } between the Timer and its thread; State holds \
 started, cancelled, finished, the boxed callback (`Option<Box<dyn FnOnce() + Send>>`) and the JoinHandle. \
 `start`: if started, `Err(TimerError::AlreadyStarted)`; compute the deadline once and spawn with \
 `synclings::sync::thread::Builder` (map a spawn error to `TimerError::Spawn`). The timer thread: lock, \
@@ -153,8 +260,12 @@ state under the lock (the commit point), unlock, run it unless cancelled, lock, 
         number: 11,
         title: "build a bounded Queue<T> with Python's three conditions over one Mutex",
         mirrors: "queue.Queue: put/put_nowait/get/get_nowait, task_done/join, shutdown (exam question 32)",
+        program: None,
+        needs: &[],
+        own_test_main: false,
         library: Some("synclings::Queue"),
-        hint: "One `Mutex<State>` (the `VecDeque`, `unfinished_tasks`, `is_shutdown`) and three `Condvar`s \
+        nudge: "One Mutex and three Condvars (Python's `not_empty`, `not_full`, `all_tasks_done`); write one put and one get that take \"how long may I wait\".",
+        walkthrough: "One `Mutex<State>` (the `VecDeque`, `unfinished_tasks`, `is_shutdown`) and three `Condvar`s \
 used with that same mutex: `not_empty`, `not_full`, `all_tasks_done`. Write ONE put and ONE get taking a \
 \"how long may I wait\" parameter (not at all / for ever / until a deadline computed once) and build the \
 three public versions on them. In the put loop check, in this order: shut down -> `ShutDown(item)`; room -> \
@@ -169,8 +280,12 @@ ALL of them, and with `immediate` also empties the items and lowers `unfinished_
         number: 12,
         title: "N producers, M consumers over a Queue, one poison pill per consumer",
         mirrors: "multiprocessing producer-consumer with a Queue and None end signals (seed program 7)",
+        program: None,
+        needs: &[],
+        own_test_main: false,
         library: None,
-        hint: "Use a `synclings::Queue<Option<u64>>`: `Some(item)` is an item, `None` the pill. Inside \
+        nudge: "Join the producers before you send the pills, and send exactly one pill per consumer.",
+        walkthrough: "Use a `synclings::Queue<Option<u64>>`: `Some(item)` is an item, `None` the pill. Inside \
 `std::thread::scope`, spawn the consumers (each loops on `queue.get()` and stops at the first `None`, \
 returning its `Vec`) and the producers (producer `p` puts `Some(p * per_producer + i)` for each `i`). \
 Join the producers FIRST, then put exactly one `None` per consumer, then join the consumers and collect \
@@ -182,8 +297,12 @@ producers finish stops a consumer too early.",
         number: 13,
         title: "a coroutine-style producer-consumer: a resumable consumer, no threads",
         mirrors: "a generator consumer driven with next(c) and c.send(i) (seed program 3, exam question 33)",
+        program: Some(3),
+        needs: &[],
+        own_test_main: false,
         library: None,
-        hint: "A Python generator keeps its local variables between two `yield`s; in Rust they become the \
+        nudge: "A generator's local variables become a struct's fields, and the code between two `yield`s becomes a method.",
+        walkthrough: "A Python generator keeps its local variables between two `yield`s; in Rust they become the \
 fields of a struct (here a `count: usize`), and the code between two `yield`s becomes a method: `send` \
 adds one to the count and returns `format!(\"consume: {item}\")`. `Consumer::new()` is `consumer()` \
 followed by `next(c)`: a consumer ready to receive. `producer(n)` makes one consumer and, for each `i` in \
@@ -195,8 +314,12 @@ plain call, the `yield` is its return.",
         number: 14,
         title: "a pipe between two processes: the parent and child halves of three conversations",
         mirrors: "multiprocessing.Pipe, Process, join (seed program 8, exam questions 8, 9, 20, 22)",
+        program: Some(8),
+        needs: &[Capability::Processes],
+        own_test_main: true,
         library: None,
-        hint: "Every parent half starts the same way: `let (mut conn, child_conn) = pipe(true).unwrap();` \
+        nudge: "Drop your copy of the child's end right after `spawn`, and read everything before you join.",
+        walkthrough: "Every parent half starts the same way: `let (mut conn, child_conn) = pipe(true).unwrap();` \
 (`pipe(false)` gives `(reader, writer)`), `let mut child = Process::spawn(\"shout\", &child_conn).unwrap();`, \
 then `drop(child_conn)`: the child has its own copy, and yours would keep the pipe open. A child entry \
 loops `match conn.recv::<String>() { Ok(line) => .., Err(RecvError::Closed) => return, Err(e) => panic!(\"{e}\") }`: \
@@ -210,8 +333,12 @@ writing. Check `child.join().unwrap().success()`: a child's panic shows up there
         number: 15,
         title: "producer and consumer processes over a process Queue, one sentinel per consumer",
         mirrors: "multiprocessing.Queue and Process with None end signals (seed program 7, exam questions 9 and 32)",
+        program: Some(7),
+        needs: &[Capability::Processes],
+        own_test_main: true,
         library: None,
-        hint: "The entries are exercise 12's threads as functions of a tuple: `producer` does \
+        nudge: "Exercise 12 with processes: a child cannot return a value, so each consumer sends its list back on a second queue.",
+        walkthrough: "The entries are exercise 12's threads as functions of a tuple: `producer` does \
 `jobs.put(&Some(id * per_producer + i)).unwrap()` for each `i`; `consumer` collects \
 `while let Some(item) = jobs.get().unwrap() { items.push(item) }` and then sends \
 `results.put(&(id, items)).unwrap()` (a child cannot return a value). In `run`: \
@@ -226,8 +353,12 @@ at index `id`), then join the consumers.",
         number: 16,
         title: "build a ThreadPool with a bounded backlog on top of Queue",
         mirrors: "concurrent.futures.ThreadPoolExecutor: submit/result/shutdown(wait) (exam question 23)",
+        program: None,
+        needs: &[],
+        own_test_main: false,
         library: Some("synclings::ThreadPool"),
-        hint: "The backlog is an `Arc<Queue<Box<dyn Job>>>` of maxsize `backlog`; each worker (spawned with \
+        nudge: "The backlog is a bounded Queue of boxed jobs; a worker loops on `get` until the queue is shut down and drained.",
+        walkthrough: "The backlog is an `Arc<Queue<Box<dyn Job>>>` of maxsize `backlog`; each worker (spawned with \
 `synclings::sync::thread`) loops `while let Ok(job) = jobs.get() { job.run() }`, which ends only once the \
 queue is shut down AND drained. A job holds the closure and an `Arc<Slot<R>>` (a `Mutex<Option<Result<R, \
 TaskError>>>` plus a `Condvar`); `run` calls `catch_unwind(AssertUnwindSafe(f))`, turns a panic payload \
@@ -242,8 +373,12 @@ worker handle.",
         number: 17,
         title: "a blocking echo server: one thread per connection, and a graceful shutdown",
         mirrors: "blocking IO, socketserver.ThreadingTCPServer (IO-models article; the seed's question 10 handler)",
+        program: None,
+        needs: &[Capability::Net],
+        own_test_main: false,
         library: None,
-        hint: "`serve`: first `let addr = listener.local_addr()?;` and `stop.on_request(move || { let _ = \
+        nudge: "Nothing wakes a blocked `accept` but a connection: to stop, connect to yourself.",
+        walkthrough: "`serve`: first `let addr = listener.local_addr()?;` and `stop.on_request(move || { let _ = \
 TcpStream::connect_timeout(&addr, Duration::from_secs(1)); })`: that connection wakes the blocked \
 `accept`. Then `while !stop.is_requested()`: `match listener.accept()`: `ConnectionAborted` or \
 `Interrupted` -> `continue`; another error -> sleep 100 ms and `continue` (never `?`: one bad accept must \
@@ -259,8 +394,12 @@ Ok(0) => break, Ok(n) => { respond(&mut buf[..n], EchoMode::Upper); if stream.wr
         number: 18,
         title: "a non-blocking echo server that busy-polls, and why it burns a core",
         mirrors: "non-blocking IO: setblocking(False), BlockingIOError (the IO-models article's server)",
+        program: None,
+        needs: &[Capability::Net],
+        own_test_main: false,
         library: None,
-        hint: "`listener.set_nonblocking(true)?`, and `stream.set_nonblocking(true)` for every accepted \
+        nudge: "Every call returns at once: `WouldBlock` means \"nothing yet\", and what you could not write waits for the next turn.",
+        walkthrough: "`listener.set_nonblocking(true)?`, and `stream.set_nonblocking(true)` for every accepted \
 stream, or one silent client blocks the loop. `while !stop.is_requested()`: `turns.fetch_add(1, Relaxed)`; \
 `match listener.accept()` (`Ok` -> push a `Client { stream, outbox: Vec::new(), eof: false }`; any error, \
 `WouldBlock` included -> nothing); `clients.retain_mut(|c| c.poll(&mut buf))`; `std::thread::yield_now()`. \
@@ -275,8 +414,12 @@ and `outbox.extend_from_slice(&buf[..n])`; `Err(e)` with `e.kind() == WouldBlock
         number: 19,
         title: "the selectors echo server: accept and read callbacks in a Selector<Callback>",
         mirrors: "selectors.DefaultSelector with accept/read callbacks (seed program 9, exam questions 11, 13, 28)",
+        program: Some(9),
+        needs: &[Capability::Net, Capability::UnixFds],
+        own_test_main: false,
         library: None,
-        hint: "Build `EchoServer { sel: Selector::new()?, listener, conns: HashMap::new(), buf: vec![0; 16 * \
+        nudge: "Register the listener with an `accept` callback and every connection with a `read` callback; the loop only dispatches.",
+        walkthrough: "Build `EchoServer { sel: Selector::new()?, listener, conns: HashMap::new(), buf: vec![0; 16 * \
 1024] }` after `listener.set_nonblocking(true)?`, then `server.sel.register(&server.listener, \
 Interest::READ, accept)?` (a fn item coerces to the `Callback` pointer). `let notifier = \
 server.sel.notifier(); stop.on_request(move || { let _ = notifier.notify(); });`. Loop: `for (fd, events) \
@@ -292,8 +435,12 @@ read)` then `conns.insert(conn.as_raw_fd(), conn)`. `read`: `let Some(mut conn) 
         number: 20,
         title: "an echo server that survives a flood: connection cap, idle timeout, bounded buffers",
         mirrors: "the seed's question 10: a socketserver that a flood of requests cannot bring down",
+        program: Some(10),
+        needs: &[Capability::Net, Capability::UnixFds],
+        own_test_main: false,
         library: None,
-        hint: "Start from exercise 19. `accept`: if `conns.len() >= config.max_connections`, count \
+        nudge: "Everything a client can make grow needs a limit: the connections, the bytes buffered for each, the idle time.",
+        walkthrough: "Start from exercise 19. `accept`: if `conns.len() >= config.max_connections`, count \
 `stats.refused += 1` and return (the stream drops: closed); else `set_nonblocking(true)`, register for \
 `READ` with `on_conn`, insert a `Conn { out: Vec::new(), eof: false, last_active: Instant::now(), .. }`, \
 `stats.accepted += 1`. `on_conn`: if `events.is_readable()` and `!eof && out.len() < max_buffered`, read \
@@ -318,8 +465,20 @@ pub struct Exercise {
     pub title: &'static str,
     /// The Python (and the seed program or exam question) it mirrors.
     pub mirrors: &'static str,
+    /// The seed program (1 to 11, the exam's order) that its solution
+    /// replays, printing what the Python printed: `cargo run -- tour` runs
+    /// them in that order.
+    pub program: Option<u32>,
+    /// What it needs that not every platform has (see [`CAPABILITIES`]).
+    pub needs: &'static [Capability],
+    /// True when the suite brings the test binary's `main` (`harness =
+    /// false`): the process exercises, whose children re-run the test
+    /// binary, which must call `ipc::init` first.
+    pub own_test_main: bool,
     /// For "build X" exercises: the library type that passes the same suite.
     pub library: Option<&'static str>,
-    /// The hint `cargo run -- hint NAME` prints.
-    pub hint: &'static str,
+    /// The first `h`: a nudge in the right direction.
+    pub nudge: &'static str,
+    /// The second `h` (and `cargo run -- hint NAME`): the full walkthrough.
+    pub walkthrough: &'static str,
 }

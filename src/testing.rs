@@ -32,6 +32,22 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+// The thread-state probe: one file per OS.
+#[cfg_attr(target_os = "linux", path = "testing/linux.rs")]
+#[cfg_attr(target_os = "macos", path = "testing/macos.rs")]
+#[cfg_attr(target_os = "freebsd", path = "testing/freebsd.rs")]
+#[cfg_attr(windows, path = "testing/windows.rs")]
+#[cfg_attr(
+    not(any(
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "freebsd",
+        windows
+    )),
+    path = "testing/other.rs"
+)]
+mod os;
+
 /// The deadline tests use by default: generous, so that only a real hang
 /// (never a slow machine) trips it.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -82,32 +98,28 @@ pub fn eventually(deadline: Duration, what: &str, mut condition: impl FnMut() ->
     }
 }
 
-/// The kernel's id of the calling thread (Linux: read from
-/// `/proc/thread-self`), for [`wait_until_parked`].
+/// The calling thread's id as the platform's thread-state probe names it
+/// (Linux: the kernel tid; macOS: its Mach port; FreeBSD: the lwp id;
+/// Windows: the thread id), for [`wait_until_parked`].
 ///
 /// # Panics
 ///
-/// If `/proc` is not mounted (not Linux): the tests that need it say so.
+/// On a platform without a probe (see [`is_parked`]).
 pub fn current_tid() -> u32 {
-    let link = std::fs::read_link("/proc/thread-self")
-        .expect("current_tid needs Linux /proc (reading /proc/thread-self failed)");
-    link.file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.parse().ok())
-        .expect("/proc/thread-self names the thread id")
+    os::current_tid()
 }
 
-/// True if thread `tid` of this process is asleep in the kernel (state `S`
-/// or `D` in `/proc/self/task/TID/stat`), i.e. blocked, not running or
-/// spinning. A thread that has exited counts as not parked.
+/// True if thread `tid` of this process is asleep in the kernel, i.e.
+/// blocked, not running or spinning. A thread that has exited counts as not
+/// parked.
+///
+/// Linux reads `/proc/self/task/TID/stat` (state `S` or `D`); macOS asks
+/// Mach (`thread_info`: `TH_STATE_WAITING`); FreeBSD, `sysctl(KERN_PROC)`
+/// (`SSLEEP`); Windows, `NtQuerySystemInformation` (state Waiting). One file
+/// per OS in `src/testing/`; only the Linux one runs in CI, the others are
+/// compile-checked. Elsewhere it panics saying so.
 pub fn is_parked(tid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
-        return false;
-    };
-    // The state follows the command name, which is in parentheses.
-    stat.rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next())
-        .is_some_and(|state| state == "S" || state == "D")
+    os::is_parked(tid)
 }
 
 /// Waits until thread `tid` is asleep in the kernel ([`is_parked`]) and stays
@@ -140,19 +152,9 @@ fn settled(deadline: Duration, what: &str, mut condition: impl FnMut() -> bool) 
 ///
 /// # Panics
 ///
-/// If `/proc/self/task` cannot be read (not Linux).
+/// On a platform without a probe (see [`is_parked`]).
 pub fn all_other_threads_asleep() -> bool {
-    let me = current_tid();
-    let tasks = std::fs::read_dir("/proc/self/task")
-        .expect("all_other_threads_asleep needs Linux /proc (reading /proc/self/task failed)");
-    tasks
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&tid| tid != me)
-        .all(|tid| {
-            // A thread that exited between the listing and the check is not
-            // running either.
-            is_parked(tid) || !std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
-        })
+    os::others_asleep(current_tid())
 }
 
 /// Waits until every other thread of the process is asleep

@@ -1,64 +1,49 @@
-//! `cargo run`: the synclings course runner.
+//! `cargo run`: the synclings course.
 //!
-//! ```text
-//! cargo run                  the exercise list (done / not done) and what to do next
-//! cargo run -- check NAME    run exercise NAME's tests and say what failed
-//! cargo run -- hint NAME     print NAME's hint
-//! cargo run -- reset NAME    put NAME back to its skeleton (your edits are lost)
-//! cargo run -- solution NAME run the reference solution of NAME
-//! cargo run -- tour          a tour of the library replaying the seed programs
-//! cargo run -- verify        CI: prove the course honest (every test fails on
-//!                            the skeletons and passes on the solutions and the library)
-//! ```
-//!
-//! The runner keeps no state of its own: an exercise is "not started" while
-//! `exercises/NAME.rs` is byte-identical to `course/skeletons/NAME.rs`, and
-//! otherwise "done" exactly when its tests pass right now. It works offline:
-//! it only calls `cargo`.
+//! The course runner is its own package (`course/`, `synclings-course`), so
+//! that its terminal and file-watching dependencies never become the
+//! library's. This binary only hands its arguments to it:
+//! `cargo run -- ARGS` is `cargo run -p synclings-course -- ARGS`.
+//! Run `cargo run -- help` for the commands.
 
-mod course;
-mod tour;
-mod verify;
-
-use std::process::ExitCode;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = match args.as_slice() {
-        [] | ["list"] => course::list(),
-        ["check", name] => course::check(name),
-        ["hint", name] => course::hint(name),
-        ["reset", name] => course::reset(name),
-        ["solution", name] => course::solution(name),
-        ["tour"] => {
-            tour::run();
-            Ok(true)
-        }
-        ["verify"] => verify::run(),
-        ["help" | "--help" | "-h"] => {
-            print!("{}", USAGE);
-            Ok(true)
-        }
-        _ => Err(format!("unknown command {:?}\n\n{USAGE}", args.join(" "))),
-    };
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(message) => {
-            eprintln!("error: {message}");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root).args([
+        "run",
+        "--package",
+        "synclings-course",
+        "--bin",
+        "synclings-course",
+    ]);
+    // Quiet once the runner is built; on the first run, show cargo's progress
+    // (building the runner takes a minute on a fresh machine).
+    if runner_is_built() {
+        cmd.arg("--quiet");
+    }
+    cmd.arg("--").args(std::env::args_os().skip(1));
+    match cmd.status() {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status.code().map_or(1, |c| c.clamp(1, 255) as u8)),
+        Err(e) => {
+            eprintln!("error: cannot run cargo to start the course runner: {e}");
             ExitCode::from(2)
         }
     }
 }
 
-const USAGE: &str = "\
-usage: cargo run [-- COMMAND]
-  (nothing)        the exercise list and what to do next
-  check NAME       run exercise NAME's tests
-  hint NAME        print NAME's hint
-  reset NAME       put exercises/NAME.rs back to its skeleton (your edits are lost)
-  solution NAME    run the reference solution of NAME
-  tour             a tour of the library replaying the seed programs
-  verify           CI's proof that the course is honest
-";
+/// Whether the course runner sits next to this binary (same target
+/// directory and profile).
+fn runner_is_built() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            let name = format!("synclings-course{}", std::env::consts::EXE_SUFFIX);
+            Some(exe.parent()?.join(name))
+        })
+        .is_some_and(|runner| runner.is_file())
+}
