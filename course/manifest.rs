@@ -48,25 +48,22 @@ pub struct Platforms {
 
 /// Which platforms have each capability, said once for the whole course.
 ///
-/// - `Processes` follows `synclings::ipc` (`#[cfg(target_os = "linux")]` in
-///   src/lib.rs): once it exists on macOS and the BSDs, its `cfg` becomes
-///   `"unix"` (and `names` says so), then `cargo run -- dev update`.
-/// - `Net` follows `synclings::net` and `synclings::selector`, Linux-only
-///   until their port (issue 11) lands; then its `cfg` becomes `"all()"`
-///   (every target).
+/// - `Processes` follows `synclings::ipc` (`#[cfg(unix)]` in src/lib.rs).
+/// - `Net` follows `synclings::net` and `synclings::selector`: every target
+///   (the selector has a backend everywhere).
 /// - `UnixFds`: exercises 19 and 20 key their connections by `RawFd`.
 pub const CAPABILITIES: &[Platforms] = &[
     Platforms {
         capability: Capability::Processes,
         feature: "processes",
-        cfg: "target_os = \"linux\"",
-        names: "Linux (on Windows: use WSL)",
+        cfg: "unix",
+        names: "Linux, macOS or a BSD (on Windows: use WSL)",
     },
     Platforms {
         capability: Capability::Net,
         feature: "net",
-        cfg: "target_os = \"linux\"",
-        names: "Linux (on Windows: use WSL)",
+        cfg: "all()",
+        names: "any platform",
     },
     Platforms {
         capability: Capability::UnixFds,
