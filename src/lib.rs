@@ -142,6 +142,7 @@
 
 #![warn(missing_docs)]
 
+pub mod asyncio;
 pub mod barrier;
 pub mod condition;
 pub mod event;

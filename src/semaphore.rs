@@ -386,6 +386,16 @@ pub struct ReleaseError {
 }
 
 impl ReleaseError {
+    /// The error of adding `released` permits to `available` past `bound`
+    /// (also used by `asyncio::BoundedSemaphore`).
+    pub(crate) const fn new(released: usize, available: usize, bound: usize) -> Self {
+        ReleaseError {
+            released,
+            available,
+            bound,
+        }
+    }
+
     /// The number of permits the refused call tried to add.
     pub fn released(&self) -> usize {
         self.released
