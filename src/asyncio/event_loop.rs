@@ -370,10 +370,8 @@ impl Core {
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
-            match self.timers.borrow_mut().next_deadline() {
-                Some(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
-                None => None,
-            }
+            let next = self.timers.borrow_mut().next_deadline();
+            next.map(|deadline| deadline.saturating_duration_since(Instant::now()))
         };
         let may_sleep = if busy {
             self.shared.handshake.take(&mut remote);
@@ -381,7 +379,11 @@ impl Core {
         } else {
             self.shared.handshake.before_sleep(&mut remote)
         };
-        let timeout = if may_sleep { timeout } else { Some(Duration::ZERO) };
+        let timeout = if may_sleep {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
         let mut woken = std::mem::take(&mut *self.woken.borrow_mut());
         let result = self.reactor.borrow_mut().turn(timeout, &mut woken);
         if may_sleep {
@@ -578,9 +580,7 @@ impl LoopRef {
 
     /// Runs `callback` once `delay` has passed (Python's `call_later`).
     pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + 'static) -> Handle {
-        let deadline = Instant::now()
-            .checked_add(delay)
-            .unwrap_or_else(far_future);
+        let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
         self.call_at(deadline, callback)
     }
 

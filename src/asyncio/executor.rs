@@ -19,9 +19,13 @@ use super::event_loop::Core;
 use super::task::{panic_message, TaskError};
 use crate::sync::{Arc, Mutex};
 
+/// The result, once the worker left it, and the waker of the task
+/// waiting for it.
+type Slot<R> = (Option<Result<R, TaskError>>, Option<Waker>);
+
 /// Where a worker leaves its result.
 struct OneShot<R> {
-    state: Mutex<(Option<Result<R, TaskError>>, Option<Waker>)>,
+    state: Mutex<Slot<R>>,
 }
 
 impl<R> OneShot<R> {
@@ -70,7 +74,8 @@ impl<R: Send + 'static> ToThread<R> {
         });
         let for_worker = Arc::clone(&slot);
         let submitted = pool.submit(move || {
-            let result = catch_unwind(AssertUnwindSafe(f)).map_err(|p| TaskError::Panicked(panic_message(&*p)));
+            let result = catch_unwind(AssertUnwindSafe(f))
+                .map_err(|p| TaskError::Panicked(panic_message(&*p)));
             for_worker.complete(result);
         });
         match submitted {

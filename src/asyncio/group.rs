@@ -166,14 +166,15 @@ impl TaskGroup {
         let child = async move {
             let finished = finished;
             let mut future = pin!(future);
-            let caught = poll_fn(|cx| {
-                match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-                    Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Err(payload) => Poll::Ready(Err(payload)),
-                }
-            })
-            .await;
+            let caught =
+                poll_fn(
+                    |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+                        Ok(Poll::Pending) => Poll::Pending,
+                        Err(payload) => Poll::Ready(Err(payload)),
+                    },
+                )
+                .await;
             match caught {
                 Ok(output) => {
                     if let Some(message) = failure(&output) {

@@ -109,8 +109,8 @@ pub use queue::{
 };
 pub use semaphore::{Acquire, BoundedSemaphore, Lock, LockGuard, Permit, Semaphore};
 pub use streams::{
-    open_connection, start_server, Server, StreamError, StreamReader, StreamWriter,
-    ACCEPT_PAUSE, DEFAULT_HIGH_WATER, DEFAULT_LIMIT,
+    open_connection, start_server, Server, StreamError, StreamReader, StreamWriter, ACCEPT_PAUSE,
+    DEFAULT_HIGH_WATER, DEFAULT_LIMIT,
 };
 pub use task::{Task, TaskError, TaskId};
 pub use time::{sleep, sleep_until, timeout, wait_for, yield_now, Sleep, TimeoutError};

@@ -363,7 +363,10 @@ impl<T, S: Storage<T>> Future for Put<'_, T, S> {
         let this = self.get_mut();
         let queue = this.queue;
         let mut state = queue.state.lock();
-        let item = this.item.take().expect("Put polled after it returned Ready");
+        let item = this
+            .item
+            .take()
+            .expect("Put polled after it returned Ready");
         if state.shutdown {
             if let Some(ticket) = this.ticket.take() {
                 state.putters.remove(ticket);

@@ -197,7 +197,10 @@ impl Reactor {
         let Some(slot) = self.sources.get_mut(key.fd as usize) else {
             return;
         };
-        if slot.as_ref().is_some_and(|s| s.generation == key.generation) {
+        if slot
+            .as_ref()
+            .is_some_and(|s| s.generation == key.generation)
+        {
             let removed = slot.take().expect("checked just above");
             if !removed.armed.is_empty() {
                 self.armed -= 1;
@@ -210,7 +213,11 @@ impl Reactor {
     /// ready or a notifier rings) and pushes the wakers of the tasks whose
     /// sources became ready onto `woken` (the caller wakes them, after
     /// releasing the reactor).
-    pub(crate) fn turn(&mut self, timeout: Option<Duration>, woken: &mut Vec<Waker>) -> io::Result<()> {
+    pub(crate) fn turn(
+        &mut self,
+        timeout: Option<Duration>,
+        woken: &mut Vec<Waker>,
+    ) -> io::Result<()> {
         let mut events = std::mem::take(&mut self.events);
         let result = self.sel.select_into(timeout, &mut events);
         for &(fd, reported) in &events {
@@ -232,8 +239,8 @@ impl Reactor {
                 }
             }
             if !unwanted.is_empty() {
-                let keep = Interest::from_bits(source.armed.bits() & !unwanted.bits())
-                    .unwrap_or_default();
+                let keep =
+                    Interest::from_bits(source.armed.bits() & !unwanted.bits()).unwrap_or_default();
                 // A failure leaves the old interest: at worst one more report.
                 let _ = self.arm(fd, keep);
             }

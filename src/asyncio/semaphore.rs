@@ -366,9 +366,9 @@ impl<T> Lock<T> {
         self.permit.try_acquire().map(|permit| {
             permit.forget();
             LockGuard {
-            lock: self,
-            _value: PhantomData,
-        }
+                lock: self,
+                _value: PhantomData,
+            }
         })
     }
 

@@ -68,7 +68,7 @@ pub enum StreamError {
     },
     /// No separator within `limit` bytes (Python's `LimitOverrunError`).
     /// For `readuntil` the bytes stay in the reader's buffer; `readline`
-    /// discards them (up to the separator if one was found), as Python's.
+    /// discards the whole line.
     LimitOverrun {
         /// How many bytes were looked at.
         consumed: usize,
@@ -198,7 +198,10 @@ impl Conn {
     }
 
     fn clear_ready(&self, direction: Direction) {
-        self.core.reactor.borrow_mut().clear_ready(self.io, direction);
+        self.core
+            .reactor
+            .borrow_mut()
+            .clear_ready(self.io, direction);
     }
 
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
@@ -277,7 +280,10 @@ impl Conn {
             w.flushing = true;
             drop(w);
             let conn = Rc::clone(self);
-            drop(self.core.spawn(async move { poll_fn(|cx| conn.poll_flush(cx)).await }));
+            drop(
+                self.core
+                    .spawn(async move { poll_fn(|cx| conn.poll_flush(cx)).await }),
+            );
         }
     }
 
@@ -327,7 +333,10 @@ impl Conn {
             if w.buf.capacity() > KEEP_CAPACITY {
                 w.buf = Vec::new();
             }
-            (std::mem::take(&mut w.eof_pending), w.phase == Phase::Closing)
+            (
+                std::mem::take(&mut w.eof_pending),
+                w.phase == Phase::Closing,
+            )
         };
         if eof {
             let _ = self.socket.shutdown(Shutdown::Write);
@@ -479,7 +488,11 @@ impl StreamReader {
     /// The low-level form of `read`, without allocating; the borrow of
     /// `out` lasts only for the call, so a buffer shared by many
     /// connections (the echo server's) can be passed.
-    pub fn poll_read_into(&mut self, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         if out.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -584,22 +597,29 @@ impl StreamReader {
     }
 
     /// One line, `\n` included (Python's `readline`): at EOF the partial
-    /// line (maybe empty) is returned; past the limit the line is
-    /// discarded and [`StreamError::LimitOverrun`] returned.
+    /// line (maybe empty) is returned; past the limit the whole line is
+    /// discarded, through its `\n`, and [`StreamError::LimitOverrun`]
+    /// returned. (Python discards what its buffer happens to hold, so the
+    /// tail of a very long line can come back as the next "line".)
     pub async fn readline(&mut self) -> Result<Vec<u8>, StreamError> {
         match self.readuntil(b"\n").await {
             Ok(line) => Ok(line),
             Err(StreamError::IncompleteRead { partial, .. }) => Ok(partial),
             Err(StreamError::LimitOverrun { consumed, limit }) => {
-                // Python: drop through the separator if it was found, else
-                // everything buffered.
-                let buffered = self.buffered();
-                let drop_to = if buffered.get(consumed) == Some(&b'\n') {
-                    consumed + 1
-                } else {
-                    buffered.len()
-                };
-                self.take(drop_to);
+                // Discard the whole overlong line, through its `\n` (read
+                // and dropped a limit at a time: memory stays bounded), so
+                // the next readline starts at the next line.
+                loop {
+                    if let Some(at) = find(self.buffered(), b"\n") {
+                        self.take(at + 1);
+                        break;
+                    }
+                    let all = self.buffered().len();
+                    self.take(all);
+                    if self.eof || self.fill(self.limit).await? == 0 {
+                        break;
+                    }
+                }
                 Err(StreamError::LimitOverrun { consumed, limit })
             }
             Err(e) => Err(e),
@@ -846,16 +866,23 @@ impl Listening {
             let Some(listener) = listener.as_ref() else {
                 return Poll::Ready(Err(NotAccepted::Closed));
             };
-            match self.core.reactor.borrow_mut().poll_ready(self.io, Direction::Read, cx) {
+            match self
+                .core
+                .reactor
+                .borrow_mut()
+                .poll_ready(self.io, Direction::Read, cx)
+            {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(_)) => return Poll::Ready(Err(NotAccepted::Closed)),
                 Poll::Ready(Ok(())) => {}
             }
             match listener.accept() {
                 Ok((stream, _peer)) => return Poll::Ready(Ok(stream)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.core.reactor.borrow_mut().clear_ready(self.io, Direction::Read)
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self
+                    .core
+                    .reactor
+                    .borrow_mut()
+                    .clear_ready(self.io, Direction::Read),
                 Err(e) if out_of_resources(&e) => return Poll::Ready(Err(NotAccepted::Pause)),
                 // ECONNABORTED, EINTR, a peer that reset first...: go on.
                 Err(_) => {}
@@ -866,7 +893,10 @@ impl Listening {
     fn close(&self) {
         let listener = self.listener.borrow_mut().take();
         if let Some(listener) = listener {
-            self.core.reactor.borrow_mut().deregister(self.io, &listener);
+            self.core
+                .reactor
+                .borrow_mut()
+                .deregister(self.io, &listener);
         }
         let waiters = std::mem::take(&mut *self.closed_waiters.borrow_mut());
         waiters.into_iter().for_each(Waker::wake);
@@ -1015,7 +1045,10 @@ impl Server {
     pub async fn wait_closed(&self) {
         poll_fn(|cx| {
             if self.is_serving() {
-                self.inner.closed_waiters.borrow_mut().push(cx.waker().clone());
+                self.inner
+                    .closed_waiters
+                    .borrow_mut()
+                    .push(cx.waker().clone());
                 Poll::Pending
             } else {
                 Poll::Ready(())

@@ -187,9 +187,15 @@ mod tests {
         let early = timers.insert(t0 + Duration::from_secs(1), call());
         let gone = timers.insert(t0, call());
         assert!(timers.cancel(gone).is_some());
-        assert!(timers.cancel(gone).is_none(), "a second cancel finds nothing");
+        assert!(
+            timers.cancel(gone).is_none(),
+            "a second cancel finds nothing"
+        );
         assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_secs(1)));
-        assert!(timers.pop_due(t0).is_none(), "nothing is due at t0 any more");
+        assert!(
+            timers.pop_due(t0).is_none(),
+            "nothing is due at t0 any more"
+        );
         assert!(timers.pop_due(t0 + Duration::from_secs(1)).is_some());
         assert!(!timers.is_pending(early));
         assert!(timers.is_pending(late));
@@ -204,7 +210,11 @@ mod tests {
             let key = timers.insert(t0 + Duration::from_secs(i), call());
             timers.cancel(key);
         }
-        assert!(timers.heap.len() <= 2 * timers.live + 65, "{}", timers.heap.len());
+        assert!(
+            timers.heap.len() <= 2 * timers.live + 65,
+            "{}",
+            timers.heap.len()
+        );
         assert!(timers.entries.len() <= 1, "slots are reused");
     }
 
