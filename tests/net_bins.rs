@@ -24,6 +24,7 @@ const MODELS: &[&str] = &[
     "selector-per-core",
     "select",
     "poll",
+    "asyncio",
 ];
 
 /// A running `echo-server`, killed if the test fails before stopping it.

@@ -563,6 +563,7 @@ model_tests! {
     selector_per_core: Model::SelectorPerCore;
     select: Model::Select;
     poll: Model::Poll;
+    asyncio: Model::Asyncio;
 }
 
 // ------------------------------------------------- the descriptor limits
@@ -851,4 +852,15 @@ fn select_pauses_accept_on_emfile() {
 #[test]
 fn poll_pauses_accept_on_emfile() {
     emfile_does_not_spin(Model::Poll);
+}
+
+#[test]
+fn asyncio_pauses_accept_on_emfile() {
+    emfile_does_not_spin(Model::Asyncio);
+}
+
+#[test]
+fn asyncio_serves_a_descriptor_past_fd_setsize() {
+    let stats = descriptor_past_fd_setsize(Model::Asyncio);
+    assert_eq!(stats.refused, 0);
 }

@@ -778,16 +778,19 @@ impl StreamWriter {
 
     /// Waits until the connection is closed (Python's `wait_closed`).
     pub async fn wait_closed(&self) {
-        poll_fn(|cx| {
-            let mut w = self.conn.write.borrow_mut();
-            if w.phase == Phase::Closed {
-                Poll::Ready(())
-            } else {
-                w.closed_waiters.push(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await
+        poll_fn(|cx| self.poll_wait_closed(cx)).await
+    }
+
+    /// `wait_closed`, polled by hand.
+    pub fn poll_wait_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut w = self.conn.write.borrow_mut();
+        if w.phase == Phase::Closed {
+            return Poll::Ready(());
+        }
+        if !w.closed_waiters.iter().any(|x| x.will_wake(cx.waker())) {
+            w.closed_waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 
     /// The peer's address (Python's `get_extra_info('peername')`).

@@ -11,6 +11,7 @@
 //! | [`Model::SelectorPerCore`] | `selector_per_core` | one selector thread per core |
 //! | [`Model::Select`] | `select_loop` | raw `select(2)`: `FD_SETSIZE` (1024) and an O(n) scan per call |
 //! | [`Model::Poll`] | `poll_loop` | raw `poll(2)`: no descriptor limit, still O(n) per call |
+//! | [`Model::Asyncio`] | `asyncio_server` | the seed's program 11: `asyncio` streams, a task per connection |
 //!
 //! Every model speaks the same protocol ([`protocol::respond`]: the reply is
 //! the received bytes ASCII-uppercased, as the seed's `data.upper()`, or the
@@ -54,6 +55,7 @@ use std::time::Duration;
 
 pub mod protocol;
 
+mod asyncio_server;
 mod blocking;
 mod busy_poll;
 mod conn;
@@ -164,11 +166,13 @@ pub enum Model {
     Select,
     /// A raw `poll(2)` loop.
     Poll,
+    /// One event loop, a task per connection (the seed's asyncio server).
+    Asyncio,
 }
 
 impl Model {
     /// Every model, in the article's order.
-    pub const ALL: [Model; 7] = [
+    pub const ALL: [Model; 8] = [
         Model::Blocking,
         Model::ThreadPool,
         Model::BusyPoll,
@@ -176,6 +180,7 @@ impl Model {
         Model::SelectorPerCore,
         Model::Select,
         Model::Poll,
+        Model::Asyncio,
     ];
 
     /// The command-line name (`"selector-per-core"`, ...).
@@ -188,6 +193,7 @@ impl Model {
             Model::SelectorPerCore => "selector-per-core",
             Model::Select => "select",
             Model::Poll => "poll",
+            Model::Asyncio => "asyncio",
         }
     }
 }
@@ -417,6 +423,7 @@ pub fn serve(
         Model::SelectorPerCore => selector_per_core::serve(listener, config, shutdown),
         Model::Select => select_loop::serve(listener, config, shutdown),
         Model::Poll => poll_loop::serve(listener, config, shutdown),
+        Model::Asyncio => asyncio_server::serve(listener, config, shutdown),
     }
 }
 
