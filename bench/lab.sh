@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The IO-models lab: every echo server (the 7 synclings models, tokio
-# current-thread, the system-call floor, the seed's Python server) at 1, 10,
+# The IO-models lab: every echo server (the 8 synclings models, asyncio
+# included, tokio current-thread, the system-call floor, the seed's Python
+# selectors server, Python asyncio and uvloop) at 1, 10,
 # 100, 1 000 and 10 000 connections, 10 000 idle connections, and the cost of
 # one select/poll/epoll wait; writes the "IO models lab" section of
 # BENCHMARKS.md (the other sections are left as they are).
@@ -15,6 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target/bench
 cargo build --release -p synclings -p synclings-bench --bins
+# The asyncio peers: Python's asyncio runs as is; uvloop comes from PyPI.
+python3 -c 'import uvloop' 2>/dev/null || python3 -m pip install --quiet uvloop \
+  || echo "lab: uvloop could not be installed: its cells will say so" >&2
 if [ "${LAB_SKIP_WAIT:-}" != 1 ]; then
   # ~20 s: its groups set their own (short) times.
   cargo bench -p synclings-bench --bench wait 2>&1 | tee target/bench/wait.log

@@ -43,13 +43,10 @@ pub(crate) const MAIN_KEY: u64 = u64::MAX;
 /// Python's default `slow_callback_duration`: 100 ms.
 pub const SLOW_CALLBACK_DURATION: Duration = Duration::from_millis(100);
 
-/// What the loop runs next.
-enum Runnable {
-    /// A task, by key (stale keys of finished tasks are skipped).
-    Task(u64),
-    /// A callback (`call_soon`, `call_later` come due, `call_soon_threadsafe`).
-    Call(Box<dyn FnOnce()>),
-}
+/// The ready-queue entry that stands for "the next callback": tasks and
+/// callbacks share one FIFO of 8-byte keys, the callbacks themselves wait
+/// in a queue of their own.
+const CALLBACK_KEY: u64 = u64::MAX - 1;
 
 /// What another thread hands the loop.
 pub(crate) enum Remote {
@@ -71,7 +68,7 @@ impl Shared {
     pub(crate) fn schedule(&self, key: u64) {
         let local = CURRENT.with(|current| match &*current.borrow() {
             Some(core) if core.shared.id == self.id => {
-                core.ready.borrow_mut().push_back(Runnable::Task(key));
+                core.ready.borrow_mut().push_back(key);
                 true
             }
             _ => false,
@@ -218,7 +215,10 @@ impl fmt::Display for SlowCallback {
 /// [`LoopRef`]s, and the futures that need it (sleeps, streams).
 pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
-    ready: RefCell<VecDeque<Runnable>>,
+    /// Task keys (and [`CALLBACK_KEY`]s), first come first served.
+    ready: RefCell<VecDeque<u64>>,
+    /// `call_soon` callbacks, one per `CALLBACK_KEY` in `ready`.
+    callbacks: RefCell<VecDeque<Box<dyn FnOnce()>>>,
     tasks: RefCell<TaskTable>,
     pub(crate) timers: RefCell<Timers>,
     pub(crate) reactor: RefCell<Reactor>,
@@ -247,6 +247,7 @@ impl Core {
         Ok(Rc::new(Core {
             shared,
             ready: RefCell::new(VecDeque::new()),
+            callbacks: RefCell::new(VecDeque::new()),
             tasks: RefCell::new(TaskTable::default()),
             timers: RefCell::new(Timers::default()),
             reactor: RefCell::new(reactor),
@@ -302,13 +303,14 @@ impl Core {
                 task.cancel_now();
             }
         } else {
-            self.ready.borrow_mut().push_back(Runnable::Task(key));
+            self.ready.borrow_mut().push_back(key);
         }
         Task::new(cell)
     }
 
     pub(crate) fn call_soon(&self, callback: Box<dyn FnOnce()>) {
-        self.ready.borrow_mut().push_back(Runnable::Call(callback));
+        self.callbacks.borrow_mut().push_back(callback);
+        self.ready.borrow_mut().push_back(CALLBACK_KEY);
     }
 
     /// Runs `f`, timing it in debug mode.
@@ -394,11 +396,10 @@ impl Core {
         }
         *self.woken.borrow_mut() = woken;
         for item in remote.drain(..) {
-            let runnable = match item {
-                Remote::Wake(key) => Runnable::Task(key),
-                Remote::Call(callback) => Runnable::Call(callback),
-            };
-            self.ready.borrow_mut().push_back(runnable);
+            match item {
+                Remote::Wake(key) => self.ready.borrow_mut().push_back(key),
+                Remote::Call(callback) => self.call_soon(callback),
+            }
         }
         *self.remote.borrow_mut() = remote;
         let now = Instant::now();
@@ -424,7 +425,8 @@ impl Core {
         // left (bounded: a destructor that always spawns cannot hang close).
         for _ in 0..64 {
             let tasks = self.tasks.borrow_mut().drain();
-            let ready: Vec<Runnable> = self.ready.borrow_mut().drain(..).collect();
+            self.ready.borrow_mut().clear();
+            let ready: Vec<_> = self.callbacks.borrow_mut().drain(..).collect();
             let timers = self.timers.borrow_mut().drain();
             if tasks.is_empty() && ready.is_empty() && timers.is_empty() {
                 break;
@@ -727,14 +729,14 @@ impl EventLoop {
             shared: Arc::clone(&core.shared),
         });
         let waker = Waker::from(Arc::clone(&main));
-        core.ready.borrow_mut().push_back(Runnable::Task(MAIN_KEY));
+        core.ready.borrow_mut().push_back(MAIN_KEY);
         loop {
             let n = core.ready.borrow().len();
             for _ in 0..n {
                 let next = core.ready.borrow_mut().pop_front();
                 match next {
                     None => break,
-                    Some(Runnable::Task(MAIN_KEY)) => {
+                    Some(MAIN_KEY) => {
                         main.unschedule();
                         let mut cx = Context::from_waker(&waker);
                         let mut polled = Poll::Pending;
@@ -746,8 +748,13 @@ impl EventLoop {
                             return output;
                         }
                     }
-                    Some(Runnable::Task(key)) => core.run_task(key),
-                    Some(Runnable::Call(callback)) => core.run_callback(callback),
+                    Some(CALLBACK_KEY) => {
+                        let callback = core.callbacks.borrow_mut().pop_front();
+                        if let Some(callback) = callback {
+                            core.run_callback(callback);
+                        }
+                    }
+                    Some(key) => core.run_task(key),
                 }
             }
             if let Err(e) = core.turn() {

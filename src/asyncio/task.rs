@@ -9,7 +9,7 @@
 //!
 //! One allocation, a `TaskCell<F>` behind an `Rc`, holds the future (pinned
 //! in place: it never moves, and is dropped in place), the outcome, and the
-//! task's waker. The waker is a small `Arc` (the task's key in the loop's
+//! task's waker's data. The waker is a small `Arc` (the task's key in the loop's
 //! table, a *scheduled* flag, the loop's thread-safe half): std requires a
 //! `Waker` to be `Send + Sync`, and it is, while the future itself (often
 //! `!Send`: it may hold `Rc`s) never leaves the loop's thread. Waking
@@ -149,8 +149,9 @@ trait Join<T> {
 }
 
 struct Outcome<T> {
-    /// `Some` once finished, until the handle takes it.
-    result: Option<Result<T, TaskError>>,
+    /// `Some` once finished, until the handle takes it (the error boxed:
+    /// 16 bytes for a `()` task instead of 32).
+    result: Option<Result<T, Box<TaskError>>>,
     /// The task awaiting this one.
     joiner: Option<Waker>,
     finished: bool,
@@ -165,7 +166,10 @@ pub(crate) struct TaskCell<F: Future> {
     /// never moved out, and `None` is written over it to drop it in place.
     future: RefCell<Option<F>>,
     outcome: RefCell<Outcome<F::Output>>,
-    waker: OnceCell<(Arc<TaskWaker>, Waker)>,
+    /// The `Send + Sync` half; a `Waker` is made from it for each poll
+    /// (two atomic operations; keeping a `Waker` here would cost 16 bytes
+    /// per task).
+    flag: OnceCell<Arc<TaskWaker>>,
 }
 
 impl<F: Future> TaskCell<F> {
@@ -180,19 +184,18 @@ impl<F: Future> TaskCell<F> {
                 cancelled: false,
                 cancel_requested: false,
             }),
-            waker: OnceCell::new(),
+            flag: OnceCell::new(),
         }
     }
 
     /// Gives the task its waker (once, right after it got its key).
     pub(crate) fn set_waker(&self, flag: Arc<TaskWaker>) {
-        let waker = Waker::from(Arc::clone(&flag));
-        let _ = self.waker.set((flag, waker));
+        let _ = self.flag.set(flag);
     }
 
     fn wake(&self) {
-        if let Some((_, waker)) = self.waker.get() {
-            waker.wake_by_ref();
+        if let Some(flag) = self.flag.get() {
+            Wake::wake_by_ref(flag);
         }
     }
 
@@ -209,7 +212,7 @@ impl<F: Future> TaskCell<F> {
         let joiner = {
             let mut outcome = self.outcome.borrow_mut();
             outcome.cancelled = matches!(result, Err(TaskError::Cancelled));
-            outcome.result = Some(result);
+            outcome.result = Some(result.map_err(Box::new));
             outcome.finished = true;
             outcome.joiner.take()
         };
@@ -229,7 +232,7 @@ impl<F: Future> TaskCell<F> {
 
 impl<F: Future> TaskRun for TaskCell<F> {
     fn run(&self) -> bool {
-        let Some((flag, waker)) = self.waker.get() else {
+        let Some(flag) = self.flag.get() else {
             return true;
         };
         flag.unschedule();
@@ -249,7 +252,8 @@ impl<F: Future> TaskRun for TaskCell<F> {
             // moves; it is never moved out of its `Option` (only dropped in
             // place by writing `None` over it), so it stays pinned.
             let future = unsafe { Pin::new_unchecked(future) };
-            let mut cx = Context::from_waker(waker);
+            let waker = Waker::from(Arc::clone(flag));
+            let mut cx = Context::from_waker(&waker);
             catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx)))
         };
         match polled {
@@ -305,9 +309,10 @@ impl<F: Future + 'static> Join<F::Output> for TaskCell<F> {
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, TaskError>> {
         let mut outcome = self.outcome.borrow_mut();
         if outcome.finished {
-            return Poll::Ready(outcome.result.take().expect(
+            let result = outcome.result.take().expect(
                 "a Task's output was already taken: a finished Task cannot be awaited twice",
-            ));
+            );
+            return Poll::Ready(result.map_err(|e| *e));
         }
         match &outcome.joiner {
             Some(joiner) if joiner.will_wake(cx.waker()) => {}
