@@ -99,15 +99,19 @@ pub fn joined(mut child: synclings::ipc::Process, what: &str) {
     );
 }
 
+mod async_producer_consumer;
+mod block_on;
 mod bounded_concurrency;
 mod condition;
 mod coroutine;
+mod echo_asyncio;
 mod echo_blocking;
 mod echo_flood;
 mod echo_nonblocking;
 mod echo_selector;
 mod event;
 mod event_gate;
+mod executor;
 mod process_pipe;
 mod process_queue;
 mod producer_consumer;
@@ -119,3 +123,4 @@ mod thread_local;
 mod thread_pool;
 mod threads;
 mod timer;
+mod timer_reactor;
