@@ -579,15 +579,7 @@ def lab_targets(lab, counts, waits):
     # so repetition i of each ran within seconds of the other): a spread
     # across 1× means the medians' order is the noise's.
     def paired(key, c):
-        def runs(server):
-            cell = lab["cells"].get(f"{server}/{c}", {})
-            ok = lab_ok_runs(cell)
-            # Repetition order kept; a failed run leaves a hole.
-            return [r.get(key) if r in ok else None for r in cell.get("runs", [])]
-        ratios = [x / y for x, y in zip(runs("selector"), runs("tokio")) if x and y]
-        if not ratios:
-            return None
-        return f"{c}: {statistics.median(ratios):.2f}× [{min(ratios):.2f}–{max(ratios):.2f}]"
+        return lab_paired(lab, "selector", "tokio", key, c)
     for key, what in [("server_cpu_us_per_req", "CPU per request"), ("req_per_s", "req/s")]:
         parts = [p for p in (paired(key, c) for c in counts) if p]
         if parts:
@@ -613,6 +605,21 @@ def lab_targets(lab, counts, waits):
         lines.append("select/poll fall behind epoll as idle descriptors grow: shown above ("
                      + ", ".join(parts) + ")")
     return lines
+
+
+def lab_paired(lab, a, b, key, c):
+    """a ÷ b of `key` at `c` connections, paired by repetition (the servers
+    take turns: repetition i of each ran within seconds of the other):
+    "c: median× [min–max]", or None."""
+    def runs(server):
+        cell = lab["cells"].get(f"{server}/{c}", {})
+        ok = lab_ok_runs(cell)
+        # Repetition order kept; a failed run leaves a hole.
+        return [r.get(key) if r in ok else None for r in cell.get("runs", [])]
+    ratios = [x / y for x, y in zip(runs(a), runs(b)) if x and y]
+    if not ratios:
+        return None
+    return f"{c}: {statistics.median(ratios):.2f}× [{min(ratios):.2f}–{max(ratios):.2f}]"
 
 
 def asyncio_targets(lab, counts, cpu, verdict):
@@ -642,17 +649,9 @@ def asyncio_targets(lab, counts, cpu, verdict):
             lines.append(f"asyncio CPU per request at least {factor}× below {peer}'s: {verdict(ok)} "
                          f"({'; '.join(parts)})")
 
-    def paired(peer, c):
-        def runs(server):
-            cell = lab["cells"].get(f"{server}/{c}", {})
-            ok = lab_ok_runs(cell)
-            return [r.get("server_cpu_us_per_req") if r in ok else None for r in cell.get("runs", [])]
-        ratios = [x / y for x, y in zip(runs("asyncio"), runs(peer)) if x and y]
-        if not ratios:
-            return None
-        return f"{c}: {statistics.median(ratios):.2f}× [{min(ratios):.2f}–{max(ratios):.2f}]"
     for peer in ["selector", "tokio"]:
-        parts = [p for p in (paired(peer, c) for c in counts) if p]
+        parts = [p for p in (lab_paired(lab, "asyncio", peer, "server_cpu_us_per_req", c)
+                             for c in counts) if p]
         if parts:
             lines.append(f"asyncio ÷ {peer} CPU per request, paired by repetition: " + "; ".join(parts))
     return lines

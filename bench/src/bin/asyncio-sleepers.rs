@@ -76,42 +76,60 @@ fn due(start: Instant, i: usize, n: usize, spread: Duration) -> Instant {
     start + Duration::from_millis(500) + spread.mul_f64(i as f64 / n as f64)
 }
 
+/// The measurement, written once for both runtimes: `$block_on` runs the
+/// main future; `$spawn`, `$sleep_until` and `$yield_now` are the
+/// runtime's.
+macro_rules! measure {
+    ($runtime:literal, $n:expr, $spread:expr, $block_on:expr, $spawn:path, $sleep_until:expr, $yield_now:path) => {{
+        let (n, spread) = ($n, $spread);
+        let lateness = Rc::new(RefCell::new(Vec::with_capacity(n)));
+        let mut future_bytes = 0;
+        let (before, asleep) = $block_on(async {
+            let before = rss_kb();
+            let start = Instant::now();
+            let tasks: Vec<_> = (0..n)
+                .map(|i| {
+                    let lateness = lateness.clone();
+                    let at = due(start, i, n, spread);
+                    let task = async move {
+                        $sleep_until(at).await;
+                        lateness.borrow_mut().push(at.elapsed().as_micros() as u64);
+                    };
+                    future_bytes = std::mem::size_of_val(&task);
+                    $spawn(task)
+                })
+                .collect();
+            $yield_now().await; // every task ran once: asleep
+            let asleep = rss_kb();
+            for task in tasks {
+                task.await.unwrap();
+            }
+            (before, asleep)
+        });
+        let lateness_us = lateness.borrow().clone();
+        Report {
+            runtime: $runtime,
+            tasks: n,
+            future_bytes,
+            rss_before_kb: before,
+            rss_asleep_kb: asleep,
+            lateness_us,
+        }
+    }};
+}
+
 fn synclings(n: usize, spread: Duration) -> Report {
     use synclings::asyncio;
     let event_loop = asyncio::EventLoop::new().unwrap();
-    let lateness = Rc::new(RefCell::new(Vec::with_capacity(n)));
-    let mut future_bytes = 0;
-    let (before, asleep) = event_loop.run_until_complete(async {
-        let before = rss_kb();
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..n)
-            .map(|i| {
-                let lateness = lateness.clone();
-                let at = due(start, i, n, spread);
-                let task = async move {
-                    asyncio::sleep_until(at).await;
-                    lateness.borrow_mut().push(at.elapsed().as_micros() as u64);
-                };
-                future_bytes = std::mem::size_of_val(&task);
-                asyncio::create_task(task)
-            })
-            .collect();
-        asyncio::yield_now().await; // every task ran once: asleep
-        let asleep = rss_kb();
-        for task in tasks {
-            task.await.unwrap();
-        }
-        (before, asleep)
-    });
-    let lateness_us = lateness.borrow().clone();
-    Report {
-        runtime: "synclings",
-        tasks: n,
-        future_bytes,
-        rss_before_kb: before,
-        rss_asleep_kb: asleep,
-        lateness_us,
-    }
+    measure!(
+        "synclings",
+        n,
+        spread,
+        |f| event_loop.run_until_complete(f),
+        asyncio::create_task,
+        asyncio::sleep_until,
+        asyncio::yield_now
+    )
 }
 
 fn tokio(n: usize, spread: Duration) -> Report {
@@ -119,40 +137,16 @@ fn tokio(n: usize, spread: Duration) -> Report {
         .enable_all()
         .build()
         .unwrap();
-    let lateness = Rc::new(RefCell::new(Vec::with_capacity(n)));
-    let mut future_bytes = 0;
     let local = tokio::task::LocalSet::new();
-    let (before, asleep) = local.block_on(&rt, async {
-        let before = rss_kb();
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..n)
-            .map(|i| {
-                let lateness = lateness.clone();
-                let at = due(start, i, n, spread);
-                let task = async move {
-                    tokio::time::sleep_until(at.into()).await;
-                    lateness.borrow_mut().push(at.elapsed().as_micros() as u64);
-                };
-                future_bytes = std::mem::size_of_val(&task);
-                tokio::task::spawn_local(task)
-            })
-            .collect();
-        tokio::task::yield_now().await;
-        let asleep = rss_kb();
-        for task in tasks {
-            task.await.unwrap();
-        }
-        (before, asleep)
-    });
-    let lateness_us = lateness.borrow().clone();
-    Report {
-        runtime: "tokio",
-        tasks: n,
-        future_bytes,
-        rss_before_kb: before,
-        rss_asleep_kb: asleep,
-        lateness_us,
-    }
+    measure!(
+        "tokio",
+        n,
+        spread,
+        |f| local.block_on(&rt, f),
+        tokio::task::spawn_local,
+        |at: Instant| tokio::time::sleep_until(at.into()),
+        tokio::task::yield_now
+    )
 }
 
 fn main() {
