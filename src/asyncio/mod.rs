@@ -83,6 +83,7 @@ mod executor;
 mod future;
 mod group;
 pub mod handshake;
+mod precise_timer;
 mod queue;
 mod reactor;
 mod semaphore;

@@ -30,6 +30,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use super::precise_timer::{PreciseTimer, PRECISE_WITHIN};
 use crate::selector::{Interest, Selector};
 
 /// Wakes a loop's `select` from any thread (the selector's notifier).
@@ -82,20 +83,30 @@ pub(crate) struct Reactor {
     generations: Vec<u32>,
     /// Reused by every turn.
     events: Vec<(RawFd, Interest)>,
-    /// Sources with an armed direction: while 0 (and no timer, no task),
-    /// only another thread can wake the loop.
+    /// Sources with an armed direction.
     armed: usize,
+    /// Sub-millisecond wake-ups (see `precise_timer.rs`), registered in
+    /// `sel` for `READ` under its own descriptor number; `None` where the
+    /// platform has none.
+    precise: Option<(PreciseTimer, RawFd)>,
 }
 
 impl Reactor {
     /// A reactor over a new selector.
     pub(crate) fn new() -> io::Result<Reactor> {
+        let mut sel = Selector::new()?;
+        let precise = PreciseTimer::new().and_then(|timer| {
+            let fd = timer.as_fd().as_raw_fd();
+            sel.register(&timer, Interest::READ, ()).ok()?;
+            Some((timer, fd))
+        });
         Ok(Reactor {
-            sel: Selector::new()?,
+            sel,
             sources: Vec::new(),
             generations: Vec::new(),
             events: Vec::new(),
             armed: 0,
+            precise,
         })
     }
 
@@ -213,14 +224,31 @@ impl Reactor {
     /// ready or a notifier rings) and pushes the wakers of the tasks whose
     /// sources became ready onto `woken` (the caller wakes them, after
     /// releasing the reactor).
+    ///
+    /// A timeout under [`PRECISE_WITHIN`] (and not zero) also arms the
+    /// precise timer, so the wait ends when it is due rather than at the
+    /// next whole millisecond (the selector's own timeout, rounded up,
+    /// stays as the backstop).
     pub(crate) fn turn(
         &mut self,
         timeout: Option<Duration>,
         woken: &mut Vec<Waker>,
     ) -> io::Result<()> {
+        if let (Some((timer, _)), Some(t)) = (&self.precise, timeout) {
+            if !t.is_zero() && t < PRECISE_WITHIN {
+                // A failure leaves the millisecond timeout: at worst late.
+                let _ = timer.arm(t);
+            }
+        }
         let mut events = std::mem::take(&mut self.events);
         let result = self.sel.select_into(timeout, &mut events);
         for &(fd, reported) in &events {
+            if let Some((timer, timer_fd)) = &self.precise {
+                if fd == *timer_fd {
+                    timer.clear();
+                    continue;
+                }
+            }
             let Some(Some(source)) = self.sources.get_mut(fd as usize) else {
                 continue;
             };
@@ -245,6 +273,8 @@ impl Reactor {
                 let _ = self.arm(fd, keep);
             }
         }
+        // Armed and not fired (IO came first): it fires later, harmlessly
+        // (one extra wake-up), unless a later turn re-arms it first.
         self.events = events;
         result.map(|_| ())
     }
