@@ -36,7 +36,7 @@
 //! # Which types are `Send`
 //!
 //! - **`!Send`, bound to their loop's thread**: [`EventLoop`], [`LoopRef`],
-//!   [`Task`], [`TaskGroup`], [`Future`], [`Sleep`] (once polled),
+//!   [`Task`], [`TaskGroup`], [`Future`], [`Sleep`],
 //!   [`StreamReader`], [`StreamWriter`], [`Server`]. Tasks need not be
 //!   `Send` either: a task may hold `Rc`s across `.await`.
 //! - **`Send + Sync`**: [`LoopHandle`], and the primitives and queues

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use super::event_loop::{far_future, Core};
 use super::timers::{Action, TimerKey};
 
-/// The future of [`sleep`] and [`sleep_until`]. `!Send` once polled (it is
-/// registered with its loop).
+/// The future of [`sleep`] and [`sleep_until`]. `!Send`: once polled it is
+/// registered with its loop's timer heap.
 pub struct Sleep {
     deadline: Instant,
     state: State,
