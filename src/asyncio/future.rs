@@ -33,7 +33,9 @@ struct Slot<T> {
     waiters: Vec<Waker>,
 }
 
-/// `asyncio.Future()`: see the [module docs](self).
+/// `asyncio.Future()`: a cheap, clonable handle to one result slot, set
+/// (or cancelled) once and awaited by any number of tasks, each getting a
+/// clone. `!Send`, as Python's, which belongs to one loop.
 ///
 /// # Examples
 ///

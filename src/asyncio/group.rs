@@ -101,7 +101,10 @@ impl Drop for Finished {
     }
 }
 
-/// `asyncio.TaskGroup()`: see the [module docs](self). `!Send`.
+/// `asyncio.TaskGroup()`: children cancelled as soon as one fails (panics,
+/// or returns `Err` for [`create_fallible`](Self::create_fallible)), and
+/// [`wait`](Self::wait) for them all; dropping the group cancels the
+/// children still running. `!Send`.
 ///
 /// # Examples
 ///
