@@ -82,10 +82,16 @@ SERVERS = {
                           "synclings: a selector per core (1 core given: 1 worker)"),
     "select": (echo_server("select"), "synclings: raw select(2)"),
     "poll": (echo_server("poll"), "synclings: raw poll(2)"),
+    "asyncio": (echo_server("asyncio"),
+                "synclings: `asyncio` event loop, `start_server`, a task per connection (seed program 11)"),
     "tokio": ([str(BIN / "tokio-echo"), "0"], "tokio current-thread, a task per connection"),
     "floor": ([str(BIN / "floor-echo"), "0"], "bare epoll_wait + read + write (the floor)"),
     "python": ([sys.executable, str(ROOT / "bench" / "python" / "selectors_echo.py"), "0", "4096"],
                "the seed's Python `selectors` server"),
+    "python-asyncio": ([sys.executable, str(ROOT / "bench" / "python" / "asyncio_echo.py"), "0", "4096"],
+                       "Python `asyncio.start_server` and streams (seed program 11)"),
+    "uvloop": ([sys.executable, str(ROOT / "bench" / "python" / "asyncio_echo.py"), "0", "4096",
+                "--uvloop"], "the same Python asyncio server on uvloop"),
 }
 
 
@@ -349,7 +355,7 @@ def main():
     def idle_reps(name):
         # 3 for the target (selector) and the peers; 1 for the other models,
         # slow to accept 10 000 (busy-poll and poll scan every connection).
-        if QUICK or name not in ("selector", "tokio", "python", "floor"):
+        if QUICK or name not in ("selector", "asyncio", "tokio", "python", "floor"):
             return 1
         return 3
 

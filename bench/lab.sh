@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The IO-models lab: every echo server (the 7 synclings models, tokio
-# current-thread, the system-call floor, the seed's Python server) at 1, 10,
-# 100, 1 000 and 10 000 connections, the selector server on each selector
-# backend (epoll, poll, select, polling) at 1, 100 and 1 000, 10 000 idle
-# connections, and the cost of one wait of each selector with N idle
-# descriptors; writes the "IO models lab" section of BENCHMARKS.md (the other
-# sections are left as they are).
+# The IO-models lab: every echo server (the 8 synclings models, asyncio
+# included, tokio current-thread, the system-call floor, the seed's Python
+# selectors server, Python asyncio and uvloop) at 1, 10, 100, 1 000 and
+# 10 000 connections, the selector server on each selector backend (epoll,
+# poll, select, polling) at 1, 100 and 1 000, 10 000 idle connections, and
+# the cost of one wait of each selector with N idle descriptors; writes the
+# "IO models lab" section of BENCHMARKS.md (the other sections are left as
+# they are).
 #   bash bench/lab.sh              # ~7 minutes on 2 cores (measured; longer under load)
 #   LAB_QUICK=1 bash bench/lab.sh  # a smoke run (~3 minutes; numbers not meaningful)
 # Options (environment): LAB_SERVERS=selector,floor LAB_CONNECTIONS=1,100
@@ -30,6 +31,10 @@ if [ -n "${LAB_BASELINE:-}" ]; then
     --manifest-path "$base/src/Cargo.toml" -p synclings --bin echo-server
   export LAB_BASELINE
 fi
+
+# The asyncio peers: Python's asyncio runs as is; uvloop comes from PyPI.
+python3 -c 'import uvloop' 2>/dev/null || python3 -m pip install --quiet uvloop \
+  || echo "lab: uvloop could not be installed: its cells will say so" >&2
 if [ "${LAB_SKIP_WAIT:-}" != 1 ]; then
   # ~30 s: its groups set their own (short) times.
   cargo bench -p synclings-bench --bench wait 2>&1 | tee target/bench/wait.log

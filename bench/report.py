@@ -199,8 +199,66 @@ def main():
             w(f"| {name} | {med(v):.0f} | {min(v)}–{max(v)} |")
         w("")
     out.extend(ipc_section())
+    out.extend(asyncio_section(crit))
     out.extend(lab_section(crit))
     sys.stdout.write("\n".join(out) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# asyncio (benches/asyncio.rs + src/bin/asyncio-sleepers.rs)
+# ---------------------------------------------------------------------------
+
+def load_sleepers():
+    path = OUT / "asyncio-sleepers.jsonl"
+    runs = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("SLEEPERS "):
+                row = json.loads(line[len("SLEEPERS "):])
+                runs.setdefault(row["runtime"], []).append(row)
+    return runs
+
+
+def asyncio_section(crit):
+    out = []
+    w = out.append
+    w("## asyncio: event loop against tokio current-thread\n")
+    w("`cargo bench -p synclings-bench --bench asyncio` (10 samples each, median [min–max]) and "
+      "`asyncio-sleepers` (100 000 tasks sleeping until deadlines spread over 1 s). The echo server "
+      "(`--model asyncio`) is in the lab section below.\n")
+    w("| benchmark | synclings | tokio | synclings ÷ tokio | target |")
+    w("|---|---|---|---|---|")
+    for group, peer, target, bound in [
+            ("asyncio/spawn_await_1000000", "tokio", "≤ 1.25×", 1.25),
+            ("asyncio/to_thread_round_trip", "tokio_spawn_blocking", "≤ 1.2×", 1.2),
+            ("asyncio/remote_wake_round_trip", "tokio", "≤ 1.2×", 1.2)]:
+        s, t = crit.get((group, "synclings")), crit.get((group, peer))
+        verdict = "–"
+        if s and t:
+            r = med(s) / med(t)
+            verdict = f"{r:.2f}× ({'met' if r <= bound else 'missed'})"
+        w(f"| {group} | {fmt_ns(s)} | {fmt_ns(t)} | {verdict} | {target} |")
+    sleepers = load_sleepers()
+    if sleepers:
+        w("\n| 100 000 sleeping tasks | bytes per task beyond its future | future (B) | p50 lateness (µs) "
+          "| p99 lateness (µs) | max (µs) | runs |")
+        w("|---|---|---|---|---|---|---|")
+        for runtime in ["synclings", "tokio"]:
+            rows = sleepers.get(runtime, [])
+            if not rows:
+                continue
+            col = lambda k: lab_fmt([r[k] for r in rows], 0)
+            w(f"| {runtime} | {col('beyond_future_bytes')} | {rows[0]['future_bytes']} | {col('p50_us')} "
+              f"| {col('p99_us')} | {col('max_us')} | {len(rows)} |")
+        rows = sleepers.get("synclings", [])
+        if rows:
+            mem = statistics.median(r["beyond_future_bytes"] for r in rows)
+            p99 = statistics.median(r["p99_us"] for r in rows)
+            w(f"\nTargets: ≤ 256 B per sleeping task beyond its future: "
+              f"{'met' if mem <= 256 else 'missed'} ({mem:.0f} B); p99 lateness < 1 ms: "
+              f"{'met' if p99 < 1000 else 'missed'} ({p99:.0f} µs).")
+    w("")
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -301,7 +359,7 @@ def ipc_section():
 LAB_BEGIN = "<!-- lab:begin (bench/lab.sh) -->"
 LAB_END = "<!-- lab:end -->"
 LAB_ORDER = ["blocking", "threadpool", "busypoll", "selector", "selector-per-core", "select",
-             "poll", "tokio", "python", "floor"]
+             "poll", "asyncio", "tokio", "python", "python-asyncio", "uvloop", "floor"]
 
 
 def lab_durations(lab):
@@ -536,6 +594,7 @@ def lab_targets(lab, counts, waits):
         if parts:
             lines.append(f"selector ÷ tokio {what}, paired by repetition (median [min–max]): "
                          + "; ".join(parts))
+    lines.extend(asyncio_targets(lab, counts, cpu, verdict))
     # 4. idle memory.
     entry = lab.get("idle", {}).get("selector")
     ok_runs = [r["per_conn_bytes"] for r in (entry or {}).get("runs", []) if "per_conn_bytes" in r]
@@ -641,6 +700,41 @@ def lab_backend_targets(lab):
     verdict = "**met**" if ok else "**missed**"
     return [f"EpollSelector within 1.05× of commit {part['baseline']}'s selector CPU per request "
             f"(median of the paired ratios, every count): {verdict} ({'; '.join(parts)})"]
+
+
+def asyncio_targets(lab, counts, cpu, verdict):
+    """Issue 12's server targets: asyncio's CPU per request against the
+    selector server, tokio, Python asyncio and uvloop."""
+    lines = []
+    for peer, bound, how in [("selector", 1.10, "at most"), ("tokio", 1.05, "at most")]:
+        parts, ok = [], True
+        for c in counts:
+            a, b = cpu("asyncio", c), cpu(peer, c)
+            if a is None or b is None:
+                continue
+            ok &= a <= bound * b
+            parts.append(f"{c}: {a:.2f} vs {b:.2f} = {a / b:.2f}×")
+        if parts:
+            lines.append(f"asyncio CPU per request {how} {bound:.2f}× {peer}'s at every count: "
+                         f"{verdict(ok)} ({'; '.join(parts)})")
+    for peer, factor in [("python-asyncio", 5.0), ("uvloop", 1.8)]:
+        parts, ok = [], True
+        for c in counts:
+            a, b = cpu("asyncio", c), cpu(peer, c)
+            if a is None or b is None:
+                continue
+            ok &= b >= factor * a
+            parts.append(f"{c}: {b:.2f} vs {a:.2f} = {b / a:.1f}×")
+        if parts:
+            lines.append(f"asyncio CPU per request at least {factor}× below {peer}'s: {verdict(ok)} "
+                         f"({'; '.join(parts)})")
+
+    for peer in ["selector", "tokio"]:
+        parts = [f"{c}: {lab_fmt_ratios(r)}" for c in counts
+                 if (r := lab_paired(lab["cells"], "asyncio", peer, c))]
+        if parts:
+            lines.append(f"asyncio ÷ {peer} CPU per request, paired by repetition: " + "; ".join(parts))
+    return lines
 
 
 def lab_splice(path):

@@ -20,6 +20,12 @@ python3 bench/python/queue_bench.py "${PY_MESSAGES:-100000}" | tee target/bench/
 # benches/ipc.rs (which `cargo bench` above ran).
 python3 bench/python/ipc_bench.py "${PY_IPC_SCALE:-$([ "${QUICK:-}" = 1 ] && echo 0.05 || echo 1)}" \
   | tee target/bench/python-ipc.jsonl
+# asyncio: 100 000 sleeping tasks, synclings and tokio (memory per task, lateness).
+cargo build --release -q -p synclings-bench --bin asyncio-sleepers
+: > target/bench/asyncio-sleepers.jsonl
+for _ in $(seq "${SLEEPER_REPS:-$([ "${QUICK:-}" = 1 ] && echo 1 || echo 5)}"); do
+  target/release/asyncio-sleepers 100000 1000 | tee -a target/bench/asyncio-sleepers.jsonl
+done
 # --- The IO-models lab (bench/lab.sh, ~7-15 more minutes; LAB=0 skips it) ---
 # Its wait bench ran with the others above; report.py renders its section
 # from target/bench/lab.json.

@@ -28,6 +28,9 @@ pub enum Capability {
     /// Raw Unix file descriptors (`std::os::fd`), as the selector exercises'
     /// connection tables use.
     UnixFds,
+    /// The event loop: `synclings::asyncio` (Unix: its reactor keys sources
+    /// by file descriptor).
+    Asyncio,
 }
 
 /// Where a [`Capability`] exists.
@@ -52,6 +55,7 @@ pub struct Platforms {
 /// - `Net` follows `synclings::net` and `synclings::selector`: every target
 ///   (the selector has a backend everywhere).
 /// - `UnixFds`: exercises 19 and 20 key their connections by `RawFd`.
+/// - `Asyncio` follows `synclings::asyncio` (`#[cfg(unix)]` in src/lib.rs).
 pub const CAPABILITIES: &[Platforms] = &[
     Platforms {
         capability: Capability::Processes,
@@ -68,6 +72,12 @@ pub const CAPABILITIES: &[Platforms] = &[
     Platforms {
         capability: Capability::UnixFds,
         feature: "unix-fds",
+        cfg: "unix",
+        names: "Linux, macOS or a BSD (on Windows: use WSL)",
+    },
+    Platforms {
+        capability: Capability::Asyncio,
+        feature: "asyncio",
         cfg: "unix",
         names: "Linux, macOS or a BSD (on Windows: use WSL)",
     },
@@ -448,6 +458,94 @@ from `out` until `WouldBlock`, counting `bytes_out`, `last_active = now`. `eof &
 `out` is not empty. Loop: `select_ready(timeout)` with `timeout` = the earliest `last_active + \
 idle_timeout` minus now (`saturating_duration_since`; `None` without connections); after it, close \
 (and count `closed_idle`) every conn with `now - last_active >= idle_timeout`.",
+    },
+    Exercise {
+        name: "block_on",
+        number: 21,
+        title: "build a waker and block_on: drive one future to completion",
+        mirrors: "asyncio.run(coro) for one coroutine: a coroutine resumed by the loop (exam question 34)",
+        program: None,
+        needs: &[Capability::Asyncio],
+        own_test_main: false,
+        library: Some("synclings::asyncio::run"),
+        nudge: "A waker is how a future says \"poll me again\": make one that unparks this thread, then poll, park, poll.",
+        walkthrough: "`ThreadWaker { thread: Thread }` and `fn wake(self: Arc<Self>) { self.thread.unpark() }`. In \
+`block_on`: `let mut future = std::pin::pin!(future);` then `let waker = Waker::from(Arc::new(ThreadWaker { \
+thread: thread::current() }));` and `let mut cx = Context::from_waker(&waker);`. Loop: `if let Poll::Ready(v) \
+= future.as_mut().poll(&mut cx) { return v; }` then `thread::park();`. No flag is needed: an `unpark` that \
+comes before the `park` leaves a token, and that `park` returns at once; a `park` that returns for no \
+reason only costs one more poll.",
+    },
+    Exercise {
+        name: "executor",
+        number: 22,
+        title: "build an executor: a ready queue of task ids, spawn, and run (the loop without IO)",
+        mirrors: "asyncio's event loop: loop._ready and Task.__step, without the selector (exam questions 33 and 34)",
+        program: None,
+        needs: &[],
+        own_test_main: false,
+        library: None,
+        nudge: "A task that is woken puts its id back on the ready queue; the loop pops ids and polls those tasks, and parks when there are none.",
+        walkthrough: "`TaskWaker::wake_by_ref`: `self.queue.ids.lock().unwrap().push_back(self.id); \
+self.queue.thread.unpark();`. `Spawner::spawn`: borrow the table mutably, take `next_id` (and bump it), \
+`table.insert(id, Box::pin(future))`, push the id on the ready queue. `run`: `loop {` if the table is \
+empty `return`; `let next = self.queue.ids.lock().unwrap().pop_front();` (end the lock's borrow before \
+parking!), `None` -> `thread::park(); continue`; `let Some(mut task) = table.remove(&id) else { continue };` \
+(remove it: the task may spawn, which borrows the table); poll it with `Waker::from(Arc::new(TaskWaker { \
+id, queue: Arc::clone(&self.queue) }))`; `Pending` -> insert it back. `}`",
+    },
+    Exercise {
+        name: "timer_reactor",
+        number: 23,
+        title: "build sleep on a timer heap and a reactor turn over the Selector",
+        mirrors: "BaseEventLoop._run_once: the heap of timers, selector.select(timeout), then the ready and the due (asyncio.sleep)",
+        program: None,
+        needs: &[Capability::Net, Capability::Asyncio],
+        own_test_main: false,
+        library: None,
+        nudge: "One turn: wait in the selector no longer than the earliest timer, then wake what became readable and what is due.",
+        walkthrough: "`turn`: in a block with `let mut r = self.reactor.borrow_mut(); let r = &mut *r;`: `while let \
+Some(&Reverse((deadline, id))) = r.timers.peek()` -> if `r.timer_wakers.contains_key(&id)` the timeout is \
+`Some(deadline.saturating_duration_since(Instant::now()))` and break, else `r.timers.pop()`. Then `for (fd, _) \
+in r.sel.select_ready(timeout)?` -> `if let Some(w) = r.readers.remove(&fd) { r.readable.insert(fd); \
+wakers.push(w) }`; then pop the timers with `deadline <= Instant::now()` and push their wakers. Wake them after \
+the block. `Sleep::poll`: `Instant::now() >= deadline` -> remove its waker, Ready; no id yet -> new id, push \
+`Reverse((deadline, id))`, insert the waker; else insert the new waker. `Readable::poll`: `registered && \
+r.readable.remove(&fd)` -> unregister, Ready(Ok(())); else register once (`Interest::READ`) and insert the waker.",
+    },
+    Exercise {
+        name: "echo_asyncio",
+        number: 24,
+        title: "the seed's asyncio echo server: start_server, a task per connection, read/write/drain",
+        mirrors: "asyncio.start_server with StreamReader/StreamWriter (seed program 11, exam questions 33 and 34)",
+        program: Some(11),
+        needs: &[Capability::Net, Capability::Asyncio],
+        own_test_main: false,
+        library: None,
+        nudge: "One task per connection: read, uppercase, write, then await drain so a client that never reads cannot make you buffer without end.",
+        walkthrough: "`handle`: `loop { let mut data = match reader.read(1024).await { Ok(d) if !d.is_empty() => d, _ => \
+break }; respond(&mut data, EchoMode::Upper); writer.write(&data); if writer.drain().await.is_err() { return } }` \
+then `writer.close()`. `serve`: `let event_loop = EventLoop::new()?; let stopped = Arc::new(asyncio::Event::new()); \
+let set = stopped.clone(); stop.on_request(move || set.set());` then `event_loop.run_until_complete(async { let \
+server = Server::from_listener(listener, handle)?; stopped.wait().await; server.close(); io::Result::Ok(()) })`. \
+Returning drops the loop, which cancels the connection tasks and closes their sockets.",
+    },
+    Exercise {
+        name: "async_producer_consumer",
+        number: 25,
+        title: "seed program 3 with an event loop: producer and consumer tasks over asyncio::Queue",
+        mirrors: "asyncio.Queue put/get/task_done/join between two tasks (seed program 3 again, exam question 33)",
+        program: None,
+        needs: &[Capability::Asyncio],
+        own_test_main: false,
+        library: None,
+        nudge: "The queue does the waiting: put awaits room, get awaits an item, join awaits every task_done.",
+        walkthrough: "`consumer`: `while let Some(item) = queue.get().await.unwrap() { log.borrow_mut().push(format!(\"consume: \
+{item}\")); queue.task_done().unwrap(); }` and one more `task_done()` for the `None`. `producer`: for each `i`: \
+push `produce: i`, `queue.put(Some(i)).await.unwrap()`, `queue.join().await` (the consumer has logged it), then \
+`queue.put(None).await`. `run`: `asyncio::run(async move { let queue = Rc::new(Queue::new(1)); let log = \
+Log::default(); let c = asyncio::create_task(consumer(queue.clone(), log.clone())); producer(queue, n, \
+log.clone()).await; c.await.unwrap(); let lines = log.borrow().clone(); lines })`.",
     },
 ];
 

@@ -277,7 +277,7 @@ pub const QUESTIONS: &[Question] = &[
         exam: "asyncio的实现原理是什么?",
         asked: "How is asyncio implemented?",
         answer: "One thread runs an event loop. A Task wraps a coroutine and runs it until it awaits a future that is not done. A socket wait registers the socket with a selector (epoll or kqueue), and the loop's select() says which tasks can go on. Timers sit in a heap of deadlines, the earliest of which bounds select's timeout; ready callbacks run in order.",
-        see: "exercise 19 echo_selector (a selector loop dispatching callbacks is asyncio's core); synclings::asyncio (issue 12) builds the loop on synclings::selector",
+        see: "exercises 21-24 (block_on, executor, timer_reactor, echo_asyncio): a waker, a ready queue, a timer heap and a selector turn are asyncio's core; synclings::asyncio builds its loop on synclings::selector the same way",
         correction: Some("Wrong on Unix: the exam calls asyncio asynchronous IO where \"the kernel signals completion\". asyncio's default loop uses readiness (selectors: synchronous, non-blocking, multiplexed IO). Only Windows' ProactorEventLoop uses completions (IOCP)."),
     },
 ];

@@ -27,6 +27,7 @@
 //! | producer-consumer (seed program 7), the textbook's bounded buffer | [`producer_consumer`]: the three models; [`producer_consumer::BoundedBuffer`] (two semaphores and a lock) |
 //! | `selectors.DefaultSelector`, `EpollSelector`, `PollSelector`, `SelectSelector`, `KqueueSelector` | [`selector::DefaultSelector`] (alias [`selector::Selector`]), `EpollSelector`, `PollSelector`, `SelectSelector`, [`selector::PollingSelector`]: one [`selector::BaseSelector`] per backend, `register`, `modify`, `unregister`, `select(timeout)`, `get_key`, `close` |
 //! | `multiprocessing`: `Process`, `Pipe`, `Queue`, `JoinableQueue`, `Lock`, `Semaphore`, `Value`, `Array` | [`ipc`] (Unix): real child processes, see its docs |
+//! | `asyncio`: `run`, `create_task`, `sleep`, `wait_for`, `gather`, `TaskGroup`, `to_thread`, `Event`, `Lock`, `Queue`, `start_server`, streams | [`asyncio`]: an event loop on the selector, see its docs |
 //!
 //! The rule of the mapping: Python's name where Rust allows it, `try_*` for
 //! non-blocking calls, `*_timeout(Duration)` for timed calls, RAII guards
@@ -138,10 +139,13 @@
 //! Everything is built on [`sync`], a facade over `parking_lot` that switches
 //! to loom under `RUSTFLAGS="--cfg loom"`, with timeouts modelled as events
 //! that can happen at any interleaving point. Data flows one way:
-//! `sync` ← primitives ← (queue, timer, scheduler, thread pool).
+//! `sync` ← primitives ← (queue, timer, scheduler, thread pool) ← (ipc,
+//! selector) ← asyncio ← net.
 
 #![warn(missing_docs)]
 
+#[cfg(unix)]
+pub mod asyncio;
 pub mod barrier;
 pub mod condition;
 pub mod event;

@@ -310,11 +310,9 @@ impl BoundedSemaphore {
     /// Adds `n` permits (from any thread) and wakes up to `n` waiters, or
     /// fails, changing nothing, if the count would exceed the bound.
     pub fn release(&self, n: usize) -> Result<(), ReleaseError> {
-        self.core.add(n, false).map_err(|available| ReleaseError {
-            released: n,
-            available,
-            bound: self.core.bound,
-        })
+        self.core
+            .add(n, false)
+            .map_err(|available| ReleaseError::new(n, available, self.core.bound))
     }
 
     /// The number of permits available now: a snapshot.
@@ -386,6 +384,16 @@ pub struct ReleaseError {
 }
 
 impl ReleaseError {
+    /// The error of adding `released` permits to `available` past `bound`
+    /// (also used by `asyncio::BoundedSemaphore`).
+    pub(crate) const fn new(released: usize, available: usize, bound: usize) -> Self {
+        ReleaseError {
+            released,
+            available,
+            bound,
+        }
+    }
+
     /// The number of permits the refused call tried to add.
     pub fn released(&self) -> usize {
         self.released

@@ -37,6 +37,7 @@ const MODELS: &[&str] = &[
     "selector-per-core",
     "select",
     "poll",
+    "asyncio",
 ];
 
 /// The selector backends `--model selector --selector NAME` is tested on

@@ -585,6 +585,7 @@ model_tests! {
     select: Model::Select;
     #[cfg(unix)]
     poll: Model::Poll;
+    asyncio: Model::Asyncio;
     // The selector server on every other backend (`selector` above runs on
     // the default: epoll on Linux).
     #[cfg(unix)]
@@ -943,5 +944,17 @@ mod descriptors {
     fn selector_on_poll_and_polling_pause_accept_on_emfile() {
         emfile_does_not_spin((Model::Selector, BackendKind::Poll));
         emfile_does_not_spin((Model::Selector, BackendKind::Polling));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn asyncio_pauses_accept_on_emfile() {
+        emfile_does_not_spin(Model::Asyncio);
+    }
+
+    #[test]
+    fn asyncio_serves_a_descriptor_past_fd_setsize() {
+        let stats = descriptor_past_fd_setsize(Model::Asyncio);
+        assert_eq!(stats.refused, 0);
     }
 }

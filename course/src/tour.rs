@@ -57,7 +57,6 @@ pub fn coming(program: u32) -> Option<&'static str> {
             "the flood-proof server here is the selector one of exercise 20; \
              socketserver's TcpServer/ThreadingTcpServer classes come with issue 13",
         ),
-        11 => Some("coming with issue 12 (synclings::asyncio): no solution binary yet"),
         _ => None,
     }
 }

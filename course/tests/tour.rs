@@ -42,7 +42,7 @@ fn the_tour_replays_the_seed_programs_in_order() {
         &["hello world", "[\"HELLO\", \"PIPE\"]"],
         &["HELLO", "closing.."],
         &["refused, the server is full", "said nothing for"],
-        &["coming with issue 12"],
+        &["HELLO", "ASYNCIO"],
     ];
     let mut rest = &stdout[..];
     for (i, lines) in expected.iter().enumerate() {

@@ -33,7 +33,7 @@ with one IO model, until Ctrl-C or SIGTERM.
 
 options:
   --model M              blocking, threadpool, busypoll, selector (default),
-                         selector-per-core, select, poll
+                         selector-per-core, select, poll, asyncio
   --addr ADDR            where to listen (default 127.0.0.1:8080; port 0 picks one)
   --max-connections N    connections served at once; more are closed at once (default 1024)
   --max-buffered BYTES   bytes waiting per connection before the server stops reading (default 65536)

@@ -11,6 +11,7 @@
 //! | [`Model::SelectorPerCore`] | `selector_per_core` | one selector thread per core |
 //! | [`Model::Select`] | `select_loop` (Unix) | raw `select(2)`: `FD_SETSIZE` (1024) and an O(n) scan per call |
 //! | [`Model::Poll`] | `poll_loop` (Unix) | raw `poll(2)`: no descriptor limit, still O(n) per call |
+//! | [`Model::Asyncio`] | `asyncio_server` | the seed's program 11: `asyncio` streams, a task per connection |
 //!
 //! Every model speaks the same protocol ([`protocol::respond`]: the reply is
 //! the received bytes ASCII-uppercased, as the seed's `data.upper()`, or the
@@ -70,7 +71,10 @@ mod selector_server;
 mod thread_pool;
 
 // What exists where: the only `cfg`s of the servers. The raw select(2) and
-// poll(2) loops are Unix only; elsewhere their models are an error.
+// poll(2) loops and the asyncio server are Unix only; elsewhere their models
+// are an error.
+#[cfg(unix)]
+mod asyncio_server;
 #[cfg(unix)]
 mod poll_loop;
 #[cfg(unix)]
@@ -78,7 +82,7 @@ mod select_loop;
 #[cfg(not(unix))]
 mod unavailable;
 #[cfg(not(unix))]
-use self::unavailable::{poll_loop, select_loop};
+use self::unavailable::{asyncio_server, poll_loop, select_loop};
 #[cfg(unix)]
 #[path = "os/unix.rs"]
 mod os;
@@ -193,11 +197,13 @@ pub enum Model {
     Select,
     /// A raw `poll(2)` loop (Unix only).
     Poll,
+    /// One event loop, a task per connection (the seed's asyncio server).
+    Asyncio,
 }
 
 impl Model {
     /// Every model, in the article's order.
-    pub const ALL: [Model; 7] = [
+    pub const ALL: [Model; 8] = [
         Model::Blocking,
         Model::ThreadPool,
         Model::BusyPoll,
@@ -205,6 +211,7 @@ impl Model {
         Model::SelectorPerCore,
         Model::Select,
         Model::Poll,
+        Model::Asyncio,
     ];
 
     /// The command-line name (`"selector-per-core"`, ...).
@@ -217,6 +224,7 @@ impl Model {
             Model::SelectorPerCore => "selector-per-core",
             Model::Select => "select",
             Model::Poll => "poll",
+            Model::Asyncio => "asyncio",
         }
     }
 }
@@ -480,6 +488,7 @@ pub fn serve(
         })?,
         Model::Select => select_loop::serve(listener, config, shutdown),
         Model::Poll => poll_loop::serve(listener, config, shutdown),
+        Model::Asyncio => asyncio_server::serve(listener, config, shutdown),
     }
 }
 
