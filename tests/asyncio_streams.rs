@@ -362,9 +362,12 @@ fn a_reset_peer_surfaces_as_an_error_and_the_server_goes_on() {
 #[test]
 fn a_readable_socket_nobody_reads_does_not_make_the_loop_spin() {
     let (tx, rx) = mpsc::channel();
-    let (addr, stop) = serve(move |mut reader: StreamReader, _writer: StreamWriter| {
+    let (addr, stop) = serve(move |mut reader: StreamReader, writer: StreamWriter| {
         let tx = tx.clone();
         async move {
+            // Kept open: a dropped writer closes the connection, and the
+            // client's next write would fail.
+            let _writer = writer;
             let mut buf = [0u8; 1];
             reader.read_into(&mut buf).await.unwrap(); // arms READ
             tx.send(current_tid()).unwrap();
