@@ -124,7 +124,7 @@ fn a_child_panic_is_reported_with_its_message() {
     let message = status.message().unwrap();
     assert!(message.starts_with("boom: on purpose at "), "{message}");
     assert!(
-        message.contains("ipc_process.rs"),
+        message.contains("ipc/process.rs"),
         "the location is reported: {message}"
     );
     assert!(status.to_string().starts_with("panicked: boom"), "{status}");
