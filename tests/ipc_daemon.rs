@@ -54,7 +54,10 @@ enum Then {
 /// its pid, then hangs or exits.
 fn middle((mut conn, backend, daemon, then): (Connection, Backend, bool, Then)) {
     ipc::set_backend(backend).unwrap();
-    let child = Process::builder("sleeper").daemon(daemon).spawn(&()).unwrap();
+    let child = Process::builder("sleeper")
+        .daemon(daemon)
+        .spawn(&())
+        .unwrap();
     assert_eq!(child.is_daemon(), daemon);
     conn.send(&child.pid()).unwrap();
     if then == Then::Exit {
@@ -109,9 +112,11 @@ fn start_middle(daemon: bool, then: Then) -> (Process, u32) {
     let args = (&theirs, ipc::backend(), daemon, then);
     let middle = Process::spawn("middle", &args).unwrap();
     drop(theirs);
-    let pid: u32 = within(DEADLINE, "the middle process reports its child", move || {
-        ours.recv().unwrap()
-    });
+    let pid: u32 = within(
+        DEADLINE,
+        "the middle process reports its child",
+        move || ours.recv().unwrap(),
+    );
     assert!(running(pid), "the child {pid} runs");
     (middle, pid)
 }
@@ -122,9 +127,11 @@ fn a_killed_parents_daemon_child_is_gone() {
     middle.kill().unwrap();
     let status = within(DEADLINE, "the parent dies", move || middle.join().unwrap());
     assert_eq!(status.signal(), Some(libc::SIGKILL));
-    eventually(DEADLINE, "the daemon child of a SIGKILLed parent ends", || {
-        !running(child)
-    });
+    eventually(
+        DEADLINE,
+        "the daemon child of a SIGKILLed parent ends",
+        || !running(child),
+    );
 }
 
 fn an_exiting_parents_daemon_child_is_gone() {
@@ -132,9 +139,11 @@ fn an_exiting_parents_daemon_child_is_gone() {
     let _reap = Reap(child);
     let status = within(DEADLINE, "the parent exits", move || middle.join().unwrap());
     assert!(status.success(), "{status}");
-    eventually(DEADLINE, "the daemon child of an exited parent ends", || {
-        !running(child)
-    });
+    eventually(
+        DEADLINE,
+        "the daemon child of an exited parent ends",
+        || !running(child),
+    );
 }
 
 fn a_non_daemon_child_outlives_its_parent() {
@@ -157,8 +166,9 @@ fn a_daemon_may_not_start_children() {
         .spawn(&theirs)
         .unwrap();
     drop(theirs);
-    let refused: Result<(), String> =
-        within(DEADLINE, "the daemon's answer", move || ours.recv().unwrap());
+    let refused: Result<(), String> = within(DEADLINE, "the daemon's answer", move || {
+        ours.recv().unwrap()
+    });
     let message = refused.unwrap_err();
     assert!(
         message.contains("daemon process may not start children"),

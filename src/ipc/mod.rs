@@ -60,9 +60,11 @@
 //! This module uses `std` and the OS directly, not the [`sync`](crate::sync)
 //! facade: loom cannot model processes. Its tests are `tests/ipc_*.rs`.
 
+pub mod connection;
 mod daemon;
 pub mod frame;
 mod inherit;
+pub mod manager;
 pub mod pipe;
 pub mod pool;
 pub mod process;
@@ -73,6 +75,7 @@ mod shm;
 
 pub use daemon::is_daemon;
 pub use frame::{RecvError, SendError, DEFAULT_MAX_MESSAGE_LEN};
+pub use manager::{Manager, ManagerBuilder, ManagerError};
 pub use pipe::{pipe, Connection};
 pub use pool::{AsyncResult, Imap, Pool, PoolBuilder, PoolError};
 pub use process::{init, Builder, Entry, ExitStatus, Process, EXIT_BOOT_FAILED, EXIT_PANIC};

@@ -147,7 +147,7 @@ impl Entry {
 /// The entry points of the library itself (a pool's worker, a manager's
 /// server), found before the program's own.
 fn builtin_entries() -> &'static [Entry] {
-    &[super::pool::WORKER_ENTRY]
+    &[super::pool::WORKER_ENTRY, super::manager::SERVER_ENTRY]
 }
 
 /// The entry named `name`: the library's own first, then the table given to
