@@ -210,10 +210,10 @@ fn imap_streams_in_bounded_memory() {
         let mut results = pool.imap::<_, u64, _>("square", items, 10).unwrap();
         for i in 0..3000u64 {
             assert_eq!(results.next().unwrap().unwrap(), i * i);
-            // The window: 2 × 2 + 2 chunks of 10 items ahead, at most.
+            // The window: (3 + 1) × 2 + 2 chunks of 10 items ahead, at most.
             let ahead = pulled.load(SeqCst) - (i + 1);
             assert!(
-                ahead <= 6 * 10 + 10,
+                ahead <= 10 * 10 + 10,
                 "{ahead} items pulled ahead of the consumer"
             );
         }

@@ -4,13 +4,17 @@
 //! socket (written when a chunk is submitted, or the pool is closed or
 //! terminated), and:
 //!
-//! - sends the next pending chunk to each idle worker (one chunk per worker
-//!   at a time, so a dead worker held exactly one chunk);
+//! - keeps [`DEPTH`] chunks in flight per worker (the next one waits in its
+//!   socket while it runs the current one, so it never idles for a round
+//!   trip of the dispatcher); replies come in order, so the first unanswered
+//!   chunk of a dead worker is the one it was running, and the others never
+//!   started;
 //! - reads a busy worker's reply and leaves it in its job;
 //! - replaces a worker whose connection ended (it died, or was killed): the
-//!   chunk it held fails with [`PoolError::WorkerDied`] (or goes back to the
-//!   front of the queue once, with `retry_on_worker_death`), and every other
-//!   chunk is untouched;
+//!   chunk it was running fails with [`PoolError::WorkerDied`] (or goes back
+//!   to the front of the queue once, with `retry_on_worker_death`), the
+//!   chunks queued behind it go back to the queue as they were, and every
+//!   other chunk is untouched;
 //! - retires a worker that ran `maxtasksperchild` chunks (closes its
 //!   connection: it exits) and starts a fresh one;
 //! - on `terminate`, kills every worker and fails what is pending or running
@@ -33,6 +37,10 @@ use super::wire::{FAILED, READY, RESULTS};
 use super::worker::WORKER;
 use super::PoolError;
 use crate::ipc::{pipe, Connection, Process};
+
+/// Chunks in flight per worker: the one it runs and the ones waiting in its
+/// socket.
+pub(super) const DEPTH: usize = 3;
 
 /// How long a retired or finished worker gets to exit once its connection
 /// is closed, before it is killed.
@@ -74,6 +82,10 @@ pub(super) struct State {
     pub(super) pids: Vec<u32>,
     /// The dispatcher has ended: nothing submitted now would ever run.
     pub(super) finished: bool,
+    /// The dispatcher found a worker with room and nothing to send: the
+    /// next submission must wake it. (Otherwise it is busy and will look at
+    /// the queue when a reply comes: no wake-up, no system call.)
+    pub(super) hungry: bool,
 }
 
 impl Shared {
@@ -108,19 +120,29 @@ pub(super) struct Config {
     pub(super) retry_on_worker_death: bool,
 }
 
-enum Phase {
-    /// Started; its READY has not come yet.
-    Starting,
-    Idle,
-    Busy(Chunk),
-}
-
 struct Worker {
     process: Process,
     conn: Connection,
-    phase: Phase,
+    /// Its READY has come.
+    ready: bool,
+    /// Chunks sent and not answered, oldest (the running one) first.
+    inflight: VecDeque<Chunk>,
     /// Chunks it has answered.
     tasks: usize,
+}
+
+impl Worker {
+    /// How many more chunks it may be sent now.
+    fn room(&self, max_tasks: Option<usize>) -> usize {
+        if !self.ready {
+            return 0;
+        }
+        let by_depth = DEPTH - self.inflight.len();
+        match max_tasks {
+            Some(max) => by_depth.min(max.saturating_sub(self.tasks + self.inflight.len())),
+            None => by_depth,
+        }
+    }
 }
 
 /// Starts a worker (a daemon child running the built-in worker entry).
@@ -133,7 +155,8 @@ fn start_worker(config: &Config) -> Result<Worker, PoolError> {
     Ok(Worker {
         process,
         conn,
-        phase: Phase::Starting,
+        ready: false,
+        inflight: VecDeque::new(),
         tasks: 0,
     })
 }
@@ -205,7 +228,7 @@ impl Dispatcher {
         for slot in 0..self.workers.len() {
             let worker = self.workers[slot].as_mut().expect("just started");
             match worker.conn.recv_bytes() {
-                Ok(m) if m.first() == Some(&READY) => worker.phase = Phase::Idle,
+                Ok(m) if m.first() == Some(&READY) => worker.ready = true,
                 Ok(m) if m.first() == Some(&FAILED) => {
                     return Err(PoolError::Initializer(
                         String::from_utf8_lossy(&m[1..]).into_owned(),
@@ -250,25 +273,23 @@ impl Dispatcher {
                         chunk.job.deliver(chunk.index, Err(error.clone()));
                     }
                 }
+                let max = self.config.max_tasks_per_child;
                 for (slot, worker) in self.workers.iter().enumerate() {
-                    if matches!(
-                        worker,
-                        Some(Worker {
-                            phase: Phase::Idle,
-                            ..
-                        })
-                    ) {
+                    let room = worker.as_ref().map_or(0, |w| w.room(max));
+                    for _ in 0..room {
                         match st.pending.pop_front() {
                             Some(chunk) => sends.push((slot, chunk)),
                             None => break,
                         }
                     }
                 }
+                st.hungry =
+                    st.pending.is_empty() && self.workers.iter().flatten().any(|w| w.room(max) > 0);
                 let busy = self
                     .workers
                     .iter()
                     .flatten()
-                    .any(|w| matches!(w.phase, Phase::Busy(_)));
+                    .any(|w| !w.inflight.is_empty());
                 if st.closed
                     && st.open_jobs == 0
                     && st.pending.is_empty()
@@ -280,9 +301,13 @@ impl Dispatcher {
                 }
             }
             for (slot, chunk) in sends {
-                let worker = self.workers[slot].as_mut().expect("an idle worker");
+                // A worker lost by an earlier send of this round: back to the queue.
+                let Some(worker) = self.workers[slot].as_mut() else {
+                    self.shared.lock().pending.push_front(chunk);
+                    continue;
+                };
                 let sent = worker.conn.send_bytes(&chunk.frame);
-                worker.phase = Phase::Busy(chunk);
+                worker.inflight.push_back(chunk);
                 if sent.is_err() {
                     self.lost(slot);
                 }
@@ -322,33 +347,30 @@ impl Dispatcher {
             Ok(m) => m,
             Err(_) => return self.lost(slot),
         };
-        let phase = std::mem::replace(&mut worker.phase, Phase::Idle);
-        match (phase, message.first().copied()) {
-            (Phase::Starting, Some(READY)) => {}
-            (Phase::Starting, Some(FAILED)) => {
+        match (worker.ready, message.first().copied()) {
+            (false, Some(READY)) => worker.ready = true,
+            (false, Some(FAILED)) => {
                 let why = String::from_utf8_lossy(&message[1..]).into_owned();
                 self.shared.lock().broken = Some(PoolError::Initializer(why));
                 let worker = self.workers[slot].take().expect("there");
                 reap(worker);
                 self.publish_pids();
             }
-            (Phase::Busy(chunk), Some(RESULTS)) => {
+            (true, Some(RESULTS)) if !worker.inflight.is_empty() => {
+                let chunk = worker.inflight.pop_front().expect("checked");
                 let mut results = message;
                 results.remove(0);
                 chunk.job.deliver(chunk.index, Ok(results));
                 self.done_one(slot);
             }
-            (Phase::Busy(chunk), Some(FAILED)) => {
+            (true, Some(FAILED)) if !worker.inflight.is_empty() => {
+                let chunk = worker.inflight.pop_front().expect("checked");
                 let why = String::from_utf8_lossy(&message[1..]).into_owned();
                 chunk.job.deliver(chunk.index, Err(PoolError::Failed(why)));
                 self.done_one(slot);
             }
-            (phase, _) => {
-                // Out of protocol: treat it as a dead worker.
-                let worker = self.workers[slot].as_mut().expect("there");
-                worker.phase = phase;
-                self.lost(slot);
-            }
+            // Out of protocol: treat it as a dead worker.
+            _ => self.lost(slot),
         }
     }
 
@@ -356,33 +378,42 @@ impl Dispatcher {
     fn done_one(&mut self, slot: usize) {
         let worker = self.workers[slot].as_mut().expect("there");
         worker.tasks += 1;
-        if self
+        let done = self
             .config
             .max_tasks_per_child
-            .is_some_and(|max| worker.tasks >= max)
-        {
+            .is_some_and(|max| worker.tasks >= max);
+        if done && worker.inflight.is_empty() {
             let worker = self.workers[slot].take().expect("there");
             reap(worker);
             // restart_vacant starts its successor.
         }
     }
 
-    /// Worker `slot` died (or broke the protocol): reap it; its chunk fails
-    /// or is retried once.
+    /// Worker `slot` died (or broke the protocol): reap it; the chunk it
+    /// was running fails or is retried once, the ones queued behind it go
+    /// back to the queue.
     fn lost(&mut self, slot: usize) {
         let mut worker = self.workers[slot].take().expect("there");
         let pid = worker.process.pid();
         let _ = worker.process.kill();
-        let phase = std::mem::replace(&mut worker.phase, Phase::Idle);
+        let mut inflight = std::mem::take(&mut worker.inflight);
         let status = reap(worker);
-        if let Phase::Busy(mut chunk) = phase {
-            if self.config.retry_on_worker_death && !chunk.retried {
-                chunk.retried = true;
-                self.shared.lock().pending.push_front(chunk);
-            } else {
-                chunk
-                    .job
-                    .deliver(chunk.index, Err(PoolError::WorkerDied { pid, status }));
+        let running = inflight.pop_front();
+        {
+            let mut st = self.shared.lock();
+            // Never started: back to the front, in their order.
+            while let Some(chunk) = inflight.pop_back() {
+                st.pending.push_front(chunk);
+            }
+            if let Some(mut chunk) = running {
+                if self.config.retry_on_worker_death && !chunk.retried {
+                    chunk.retried = true;
+                    st.pending.push_front(chunk);
+                } else {
+                    chunk
+                        .job
+                        .deliver(chunk.index, Err(PoolError::WorkerDied { pid, status }));
+                }
             }
         }
         self.publish_pids();
@@ -422,7 +453,7 @@ impl Dispatcher {
         }
         for slot in 0..self.workers.len() {
             if let Some(mut worker) = self.workers[slot].take() {
-                if let Phase::Busy(chunk) = std::mem::replace(&mut worker.phase, Phase::Idle) {
+                for chunk in worker.inflight.drain(..) {
                     chunk.job.deliver(chunk.index, Err(PoolError::Terminated));
                 }
                 reap(worker);

@@ -48,7 +48,7 @@
 //! a worker holds one chunk at a time.
 //!
 //! Results are streamed: `imap` pulls its input lazily and keeps at most
-//! `2 × processes + 2` chunks submitted and not yet consumed, so an `imap`
+//! `(3 + 1) × processes + 2` chunks submitted and not yet consumed, so an `imap`
 //! over ten million items (or an endless iterator) runs in memory bounded by
 //! that window, whatever the input's length.
 //!
@@ -327,7 +327,7 @@ impl Pool {
     /// Python's `imap`: an iterator of each item's result, in the items'
     /// order, computed `chunksize` items at a time (`0`: as in
     /// [`map`](Self::map)). The input is pulled lazily; at most
-    /// `2 × processes + 2` chunks are in flight.
+    /// `(3 + 1) × processes + 2` chunks are in flight.
     pub fn imap<A, R, I>(
         &self,
         task: &str,
@@ -383,7 +383,7 @@ impl Pool {
             task: entry.name(),
             items: Some(items),
             chunksize,
-            window: 2 * self.processes as u64 + 2,
+            window: ((dispatch::DEPTH + 1) * self.processes + 2) as u64,
             job: Arc::new(Job::default()),
             submitted: 0,
             received: 0,
@@ -435,11 +435,11 @@ impl Pool {
     ) -> Result<(), PoolError> {
         {
             let mut st = self.shared.lock();
-            if st.terminating || st.finished {
-                return Err(st.broken.clone().unwrap_or(PoolError::Terminated));
-            }
             if new_job && st.closed {
                 return Err(PoolError::Closed);
+            }
+            if st.terminating || st.finished {
+                return Err(st.broken.clone().unwrap_or(PoolError::Terminated));
             }
             if let Some(e) = &st.broken {
                 return Err(e.clone());
@@ -450,6 +450,9 @@ impl Pool {
                 frame,
                 retried: false,
             });
+            if !std::mem::take(&mut st.hungry) {
+                return Ok(()); // the dispatcher is busy: it will see the chunk
+            }
         }
         self.shared.wake();
         Ok(())
