@@ -20,6 +20,14 @@ python3 bench/python/queue_bench.py "${PY_MESSAGES:-100000}" | tee target/bench/
 # benches/ipc.rs (which `cargo bench` above ran).
 python3 bench/python/ipc_bench.py "${PY_IPC_SCALE:-$([ "${QUICK:-}" = 1 ] && echo 0.05 || echo 1)}" \
   | tee target/bench/python-ipc.jsonl
+# Process pools and the GIL (bench/src/bin/pool-lab.rs, python/pool_lab.py;
+# PYTHON_FT=/path/to/python3.13t adds a free-threaded row), and Python's
+# side of benches/manager.rs (shared memory vs Manager proxies).
+SCALE_SMALL="$([ "${QUICK:-}" = 1 ] && echo 0.1 || echo 1)"
+cargo build --release -q -p synclings-bench --bin pool-lab
+target/release/pool-lab "${POOL_SCALE:-$SCALE_SMALL}" | tee target/bench/pool-lab.jsonl
+python3 bench/python/pool_lab.py "${POOL_SCALE:-$SCALE_SMALL}" | tee target/bench/python-pool.jsonl
+python3 bench/python/manager_bench.py "${MANAGER_SCALE:-$SCALE_SMALL}" | tee target/bench/python-manager.jsonl
 # --- The IO-models lab (bench/lab.sh, ~7-15 more minutes; LAB=0 skips it) ---
 # Its wait bench ran with the others above; report.py renders its section
 # from target/bench/lab.json.
