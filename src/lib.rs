@@ -27,6 +27,8 @@
 //! | producer-consumer (seed program 7), the textbook's bounded buffer | [`producer_consumer`]: the three models; [`producer_consumer::BoundedBuffer`] (two semaphores and a lock) |
 //! | `selectors.DefaultSelector` | [`selector::Selector`]: `register`, `modify`, `unregister`, `select(timeout)`, `get_key`, `close` |
 //! | `multiprocessing`: `Process`, `Pipe`, `Queue`, `JoinableQueue`, `Lock`, `Semaphore`, `Value`, `Array` | [`ipc`] (Unix): real child processes, see its docs |
+//! | `multiprocessing.Pool`, `Manager`, `connection.Listener`/`Client`, `Process(daemon=True)` | [`ipc::Pool`], [`ipc::Manager`], [`ipc::connection`], [`ipc::Builder::daemon`] |
+//! | `Thread(daemon=True)`, the join of non-daemon threads at exit | [`thread::Builder::daemon`], [`thread::join_non_daemon`] |
 //!
 //! The rule of the mapping: Python's name where Rust allows it, `try_*` for
 //! non-blocking calls, `*_timeout(Duration)` for timed calls, RAII guards

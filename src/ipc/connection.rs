@@ -55,7 +55,7 @@
 //! ```
 //!
 //! `Listener` is `Send + Sync` (accept from several threads); the
-//! `Connection`s it hands over are those of [`pipe`](super::pipe), whose
+//! `Connection`s it hands over are those of [`pipe()`](super::pipe()), whose
 //! [`max_message_len`](Connection::max_message_len) bounds every frame.
 
 use std::fmt;
