@@ -305,6 +305,34 @@ from `out` until `WouldBlock`, counting `bytes_out`, `last_active = now`. `eof &
 idle_timeout` minus now (`saturating_duration_since`; `None` without connections); after it, close \
 (and count `closed_idle`) every conn with `now - last_active >= idle_timeout`.",
     },
+    Exercise {
+        name: "process_pool",
+        number: 21,
+        title: "run registered tasks on a pool of worker processes (map, imap, a panic as a result)",
+        mirrors: "multiprocessing.Pool: map, imap, chunksize, a fixed set of workers (exam question 23)",
+        library: None,
+        hint: "Register the tasks: `pub static ENTRIES: &[Entry] = &[pool_task!(square), \
+pool_task!(worker_pid), pool_task!(checked_root)];` (a worker process finds a task by its name in this \
+table). `checked_root`: `let r = x.isqrt(); if r * r != x { panic!(\"{x} is not a perfect square\") }`. \
+In each function: `let pool = Pool::new(workers).unwrap();`, then `pool.map(\"square\", 0..n, 10).unwrap()` \
+(a `Vec<u64>` in the items' order; `0..n` is the iterator of items, 10 the chunksize), then \
+`pool.close(); pool.join().unwrap();`. For `roots`, `pool.imap(\"checked_root\", xs.iter(), 1).unwrap()` \
+yields one `Result<u64, PoolError>` per item: map `Err(PoolError::Panicked(m))` to `Err(m)`.",
+    },
+    Exercise {
+        name: "gil",
+        number: 22,
+        title: "count primes on threads and on worker processes: what the GIL forbids Python",
+        mirrors: "threading vs multiprocessing for CPU-bound work, the GIL (exam questions 16 and 19)",
+        library: None,
+        hint: "`count_primes`: `(lo.max(2)..hi).filter(|&p| (2..).take_while(|d| d * d <= p).all(|d| p % d \
+!= 0)).count() as u64`. `split`: `(0..parts).map(|k| (k * below / parts, (k + 1) * below / \
+parts)).collect()`. `on_threads`: an `AtomicUsize` `next` and an `AtomicU64` `total`; in \
+`std::thread::scope(|s| for _ in 0..workers { s.spawn(|| while let Some(&r) = \
+ranges.get(next.fetch_add(1, Relaxed)) { total.fetch_add(count_primes(r), Relaxed); }); })`, then \
+`total.into_inner()`. `on_processes`: register `pool_task!(count_primes)` in `ENTRIES`, then \
+`Pool::new(workers)`, `pool.map(\"count_primes\", ranges.iter(), 1)` and sum; close and join the pool.",
+    },
 ];
 
 /// One exercise of the course.
