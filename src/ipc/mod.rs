@@ -10,6 +10,10 @@
 //! | `JoinableQueue` → `task_done`, `join` | [`JoinableQueue`] |
 //! | `Lock()`, `Semaphore(n)`, `Value('i', 0)`, `Array('d', n)` | [`Lock`], [`Semaphore`], [`Value<T>`](Value), [`Array<T>`](Array) (in shared memory, robust to a holder's death) |
 //! | `EOFError`, `queue.Full`, `queue.Empty` | [`RecvError::Closed`], [`PutError::Full`], [`GetError::Empty`] |
+//! | `Process(daemon=True)`, `current_process().daemon` | [`Process::builder`]`(..).daemon(true)`, [`is_daemon`] (see `daemon/`: the child also ends when the parent is `SIGKILL`ed) |
+//! | `Pool(n)`: `map`, `imap`, `imap_unordered`, `apply_async`, `close`, `join`, `terminate` | [`Pool`], tasks registered with [`pool_task!`] (see [`pool`]) |
+//! | `Manager()`: `dict`, `list`, `Namespace`, `Queue`, `Lock`, `Event`, `Value` | [`Manager`] and its proxies (see [`manager`]) |
+//! | `multiprocessing.connection.Listener` / `Client`, `AuthenticationError` | [`connection::Listener`] / [`connection::Client`], [`connection::ConnectionError::AuthenticationFailed`] |
 //!
 //! # A child process and a pipe (the seed's program 8)
 //!
@@ -52,6 +56,11 @@
 //!   survive the death of a process holding them.
 //! - [`shared`]: `Lock`, `Semaphore`, `Value`, `Array` in shared memory
 //!   (`memfd` + `mmap`), locked by robust process-shared mutexes.
+//! - [`pool`]: worker processes (daemons) running registered tasks, a
+//!   chunk per frame, one dispatcher thread in the parent.
+//! - [`manager`] and [`connection`]: a server process holding shared
+//!   objects, reached over an HMAC-authenticated Unix socket or TCP
+//!   connection.
 //! - [`Backend`]: how the shared memory, its locks and its sleeps are
 //!   made: futexes and robust priority-inheriting mutexes on Linux, a
 //!   portable POSIX path (an unlinked file, `fcntl` record locks, pipes)

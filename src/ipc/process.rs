@@ -9,6 +9,7 @@
 //! | `p.join()` / `p.join(timeout)` | [`Process::join`] / [`Process::join_timeout`] |
 //! | `p.is_alive()` / `p.exitcode` / `p.pid` | [`Process::is_alive`] / [`Process::exit_code`] / [`Process::pid`] |
 //! | `p.terminate()` / `p.kill()` | [`Process::terminate`] / [`Process::kill`] |
+//! | `Process(target, daemon=True)` / `p.daemon` | [`Process::builder("task").daemon(true).spawn(&args)`](Builder::daemon) / [`Process::is_daemon`] |
 //!
 //! # How a child starts
 //!
@@ -36,7 +37,9 @@
 //! reaped: by `join`, or by `Drop`, which kills a child that was not joined
 //! (Python leaves it running; here a forgotten child cannot outlive its
 //! handle or become a zombie). A child whose parent dies keeps running until
-//! it ends, as in Python.
+//! it ends, as in Python, unless it was started as a daemon
+//! ([`Builder::daemon`]): then it ends with its parent, even a parent killed
+//! with `SIGKILL` (see the `daemon` module), and it may not start children.
 //!
 //! # Tests
 //!
@@ -299,18 +302,7 @@ fn run_child(name: &str, status_fd: Option<RawFd>, daemon: Option<&str>) -> Resu
     std::panic::set_hook(Box::new(move |info| {
         previous_hook(info);
         if !REPORTING.with(|r| r.replace(true)) {
-            let message = match info.payload().downcast_ref::<&str>() {
-                Some(s) => (*s).to_string(),
-                None => match info.payload().downcast_ref::<String>() {
-                    Some(s) => s.clone(),
-                    None => "a panic with a non-string payload".to_string(),
-                },
-            };
-            let location = info
-                .location()
-                .map(|l| format!(" at {l}"))
-                .unwrap_or_default();
-            report_to_parent(&format!("{message}{location}"));
+            report_to_parent(&panic_message(info));
         }
     }));
     let outcome = std::panic::catch_unwind(|| run(&boot.args));
@@ -321,6 +313,22 @@ fn run_child(name: &str, status_fd: Option<RawFd>, daemon: Option<&str>) -> Resu
         )),
         Err(_) => std::process::exit(EXIT_PANIC),
     }
+}
+
+/// A panic's message and where it happened: "message at file:line:col".
+pub(crate) fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let message = match info.payload().downcast_ref::<&str>() {
+        Some(s) => (*s).to_string(),
+        None => match info.payload().downcast_ref::<String>() {
+            Some(s) => s.clone(),
+            None => "a panic with a non-string payload".to_string(),
+        },
+    };
+    let location = info
+        .location()
+        .map(|l| format!(" at {l}"))
+        .unwrap_or_default();
+    format!("{message}{location}")
 }
 
 /// One past the highest descriptor number this process may have open.

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::wire::{self, FAILED, READY, RESULTS};
 use crate::ipc::frame::{self, RecvError};
-use crate::ipc::process::{find_entry, EntryKind};
+use crate::ipc::process::{find_entry, panic_message, EntryKind};
 use crate::ipc::Connection;
 
 /// The name of the worker's entry point (not a valid Rust path, so that no
@@ -36,18 +36,7 @@ thread_local! {
 pub(super) fn main((mut conn, initializer): WorkerArgs) {
     // A pool task's panic is a result for the parent, not a line on stderr.
     std::panic::set_hook(Box::new(|info| {
-        let message = match info.payload().downcast_ref::<&str>() {
-            Some(s) => (*s).to_string(),
-            None => match info.payload().downcast_ref::<String>() {
-                Some(s) => s.clone(),
-                None => "a panic with a non-string payload".to_string(),
-            },
-        };
-        let location = info
-            .location()
-            .map(|l| format!(" at {l}"))
-            .unwrap_or_default();
-        let _ = LAST_PANIC.try_with(|p| p.replace(Some(format!("{message}{location}"))));
+        let _ = LAST_PANIC.try_with(|p| p.replace(Some(panic_message(info))));
     }));
     let mut out = Vec::new();
     let ready = match &initializer {
