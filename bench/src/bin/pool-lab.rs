@@ -8,6 +8,9 @@
 //!
 //! - `pool/map_tiny`: `Pool::new(2).map("square", 0..100_000, 100)`, items/s
 //!   (Python: `multiprocessing.Pool(2).map(square, range(100000), 100)`).
+//! - `pool/imap_stream`: `imap` over 10 000 000 items (chunksize 1 000),
+//!   consumed one by one: seconds, and the parent's peak RSS before and
+//!   after (bounded memory: it grows by the in-flight window only).
 //! - `gil/cpu`: count the primes below N by trial division, split into 16
 //!   tasks, on 1 and 2 workers: Rust threads (one task queue, scoped
 //!   threads) and `ipc::Pool` (chunksize 1). Seconds per run.
@@ -90,6 +93,18 @@ fn on_threads<A: Sync, R: Send + Default + Copy>(
     out
 }
 
+/// This process's peak resident memory (VmHWM), in KiB; 0 without /proc.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn seconds(f: impl FnOnce()) -> f64 {
     let t0 = Instant::now();
     f();
@@ -133,6 +148,22 @@ fn main() {
         })
         .collect();
     line("pool/map_tiny", "ipc_pool", None, "rates", &rates);
+
+    // imap streams: 10 million items through the pool, consumed one by
+    // one; the parent's peak RSS grows by the window, not by the input.
+    let many = ((10_000_000.0 * scale) as u64).max(10_000);
+    let before = peak_rss_kib();
+    let mut sum = 0u64;
+    let s = seconds(|| {
+        for r in pool.imap::<_, u64, _>("square", 0..many, 1000).expect("imap") {
+            sum = sum.wrapping_add(r.expect("square"));
+        }
+    });
+    assert_eq!(sum, (0..many).map(square).fold(0, u64::wrapping_add));
+    println!(
+        "{{\"group\": \"pool/imap_stream\", \"items\": {many}, \"seconds\": {s:.3}, \"peak_rss_kib_before\": {before}, \"peak_rss_kib_after\": {}}}",
+        peak_rss_kib()
+    );
     drop(pool);
 
     // CPU-bound: primes below N.
