@@ -321,7 +321,7 @@ def pool_section():
     w = out.append
     times = {}
     for r in rows:
-        if "seconds" in r:
+        if "seconds" in r and "peer" in r:
             times[(r["group"], r["peer"], r["workers"])] = r["seconds"]
     n = next((r for r in rows if r["group"] == "gil/cpu/n"), {})
     ft = next((r for r in rows if r["group"] == "gil/free_threaded"), None)
