@@ -155,7 +155,10 @@ fn main() {
     let before = peak_rss_kib();
     let mut sum = 0u64;
     let s = seconds(|| {
-        for r in pool.imap::<_, u64, _>("square", 0..many, 1000).expect("imap") {
+        for r in pool
+            .imap::<_, u64, _>("square", 0..many, 1000)
+            .expect("imap")
+        {
             sum = sum.wrapping_add(r.expect("square"));
         }
     });
