@@ -200,6 +200,8 @@ def main():
         w("")
     out.extend(ipc_section())
     out.extend(asyncio_section(crit))
+    out.extend(pool_section())
+    out.extend(manager_section(crit))
     out.extend(lab_section(crit))
     sys.stdout.write("\n".join(out) + "\n")
 
@@ -346,6 +348,134 @@ def ipc_section():
     for mode, mode_name in IPC_MODES:
         w(f"| Queue ≥ 10× Python's multiprocessing.Queue at 64 B, {mode_name} | "
           f"{ipc_target(data, f'ipc/64B/{mode}', 'queue', 'python_queue', 10)} |")
+    w("")
+    return out
+
+
+# Process pools and the GIL (bin/pool-lab.rs + python/pool_lab.py)
+# ---------------------------------------------------------------------------
+
+POOL_PEERS = [("python_threads", "Python threads (ThreadPoolExecutor)"),
+              ("python_ft_threads", "Python 3.13t threads (free-threaded)"),
+              ("python_processes", "Python processes (multiprocessing.Pool)"),
+              ("rust_threads", "Rust threads"),
+              ("ipc_pool", "synclings ipc::Pool")]
+
+
+def load_jsonl(*names):
+    rows = []
+    for name in names:
+        path = OUT / name
+        if path.exists():
+            rows.extend(json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return rows
+
+
+def pool_section():
+    rows = load_jsonl("pool-lab.jsonl", "python-pool.jsonl")
+    if not rows:
+        return []
+    out = []
+    w = out.append
+    times = {}
+    for r in rows:
+        if "seconds" in r and "peer" in r:
+            times[(r["group"], r["peer"], r["workers"])] = r["seconds"]
+    n = next((r for r in rows if r["group"] == "gil/cpu/n"), {})
+    ft = next((r for r in rows if r["group"] == "gil/free_threaded"), None)
+    w("## Process pools and the GIL\n")
+    below = f"{n['n']:,}".replace(",", " ") if "n" in n else "N"
+    w(f"`target/release/pool-lab` and `bench/python/pool_lab.py`. CPU-bound: the primes below "
+      f"{below} by trial division, in {n.get('tasks', 16)} tasks (the same loop in both "
+      "languages, so compare speed-ups, not seconds); IO-bound: 16 tasks that each sleep 50 ms. "
+      "Pools are started before the clock starts. Cells: median seconds [min–max]; speed-up: "
+      "1 worker ÷ N workers (medians).\n")
+    for group, title, counts in [("gil/cpu", "CPU-bound (count primes)", [1, 2]),
+                                 ("gil/io", "IO-bound (sleep 50 ms)", [1, 2, 8])]:
+        w(f"### {title}\n")
+        head = ["peer"] + [f"{c} worker{'s' if c > 1 else ''} (s)" for c in counts] + \
+               [f"speed-up ×{c}" for c in counts[1:]]
+        w("| " + " | ".join(head) + " |")
+        w("|" + "---|" * len(head))
+        for peer, name in POOL_PEERS:
+            cells = [times.get((group, peer, c)) for c in counts]
+            if not any(cells):
+                continue
+            fmt = [f"{med(v):.3f} [{min(v):.3f}–{max(v):.3f}]" if v else "–" for v in cells]
+            ups = [f"{med(cells[0]) / med(v):.2f}×" if v and cells[0] else "–" for v in cells[1:]]
+            w(f"| {name} | " + " | ".join(fmt + ups) + " |")
+        w("")
+    if ft and not ft.get("available", True):
+        w(f"Free-threaded Python: not measured — {ft['why']}.\n")
+    w("Python threads share one GIL: CPU-bound work does not get faster with a second thread; "
+      "sleeping (or blocking in a system call) releases the GIL, so IO-bound work scales with "
+      "threads. Processes have a GIL each; Rust has none.\n")
+    ours = next((r["rates"] for r in rows if r["group"] == "pool/map_tiny" and r["peer"] == "ipc_pool"), None)
+    py = next((r["rates"] for r in rows if r["group"] == "pool/map_tiny" and r["peer"] == "python_pool"), None)
+    w("### Pool.map of 100 000 tiny tasks (chunksize 100, 2 workers; M items/s)\n")
+    w("| ipc::Pool | Python multiprocessing.Pool | ratio |")
+    w("|---|---|---|")
+    w(f"| {fmt_rate(ours)} | {fmt_rate(py)} | {ratio(ours, py)} |\n")
+    stream = next((r for r in rows if r["group"] == "pool/imap_stream"), None)
+    if stream:
+        grew = (stream["peak_rss_kib_after"] - stream["peak_rss_kib_before"]) / 1024
+        items = f"{stream['items']:,}".replace(",", " ")
+        w(f"`imap` over {items} items (chunksize 1 000, consumed one by one): "
+          f"{stream['seconds']:.2f} s; the parent's peak RSS grew by {grew:.1f} MiB (the input alone, "
+          f"as a `Vec<u64>`, would be {stream['items'] * 8 / 2**20:.0f} MiB).\n")
+    w("Targets:\n")
+    w("| target | measured |")
+    w("|---|---|")
+    if ours and py:
+        r = med(ours) / med(py)
+        w(f"| Pool.map ≥ 10× Python's at the same chunksize | {r:.2f}× ({'met' if r >= 10 else 'NOT met'}) |")
+    one, two = times.get(("gil/cpu", "ipc_pool", 1)), times.get(("gil/cpu", "ipc_pool", 2))
+    if one and two:
+        r = med(one) / med(two)
+        w(f"| ipc::Pool 2-worker CPU-bound speed-up ≥ 1.8× | {r:.2f}× ({'met' if r >= 1.8 else 'NOT met'}) |")
+    w("")
+    return out
+
+
+# Shared memory vs Manager proxies (benches/manager.rs + python/manager_bench.py)
+# ---------------------------------------------------------------------------
+
+MANAGER_PEERS = [("ipc_value", "ipc::Value (shared memory)"), ("python_value", "Python multiprocessing.Value"),
+                 ("ipc_array", "ipc::Array (shared memory)"), ("python_array", "Python multiprocessing.Array"),
+                 ("manager_dict", "ipc::Manager dict proxy"), ("python_manager_dict", "Python Manager().dict()"),
+                 ("manager_value", "ipc::Manager Value proxy"), ("python_manager_value", "Python Manager().Value()")]
+
+
+def manager_section(crit):
+    data = {f: v for (g, f), v in crit.items() if g == "shared/get_set"}
+    for r in load_jsonl("python-manager.jsonl"):
+        data[r["peer"]] = r["rates"]
+    if not data:
+        return []
+    out = []
+    w = out.append
+    w("## Shared memory (Value/Array) vs Manager proxies (exam questions 30–31)\n")
+    w("`cargo bench -p synclings-bench --bench manager` and `bench/python/manager_bench.py`: one set and "
+      "one get per iteration (two operations), from one process; a proxy call is a round trip to the "
+      "manager's server process, a shared-memory access is a load or store under a robust lock. "
+      "Operations/s, median [min–max] (M: millions, k: thousands).\n")
+    w("| object | operations/s |")
+    w("|---|---|")
+    for key, name in MANAGER_PEERS:
+        if key in data:
+            v = data[key]
+            cell = (fmt_rate(v) + " M" if med(v) >= 1e6 else
+                    f"{med(v) / 1e3:.1f} [{min(v) / 1e3:.1f}–{max(v) / 1e3:.1f}] k")
+            w(f"| {name} | {cell} |")
+    w("")
+    a, b = data.get("manager_dict"), data.get("python_manager_dict")
+    v, m = data.get("ipc_value"), data.get("manager_value")
+    w("| comparison | ratio |")
+    w("|---|---|")
+    w(f"| ipc::Value ÷ Manager Value proxy (the cost of a round trip) | {ratio(v, m)} |")
+    if a and b:
+        r = med(a) / med(b)
+        w(f"| Manager dict get/set ≥ 5× Python's Manager().dict() | {r:.2f}× ({'met' if r >= 5 else 'NOT met'}) |")
     w("")
     return out
 

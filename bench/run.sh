@@ -26,6 +26,15 @@ cargo build --release -q -p synclings-bench --bin asyncio-sleepers
 for _ in $(seq "${SLEEPER_REPS:-$([ "${QUICK:-}" = 1 ] && echo 1 || echo 5)}"); do
   target/release/asyncio-sleepers 100000 1000 | tee -a target/bench/asyncio-sleepers.jsonl
 done
+
+# Process pools and the GIL (bench/src/bin/pool-lab.rs, python/pool_lab.py;
+# PYTHON_FT=/path/to/python3.13t adds a free-threaded row), and Python's
+# side of benches/manager.rs (shared memory vs Manager proxies).
+SCALE_SMALL="$([ "${QUICK:-}" = 1 ] && echo 0.1 || echo 1)"
+cargo build --release -q -p synclings-bench --bin pool-lab
+target/release/pool-lab "${POOL_SCALE:-$SCALE_SMALL}" | tee target/bench/pool-lab.jsonl
+python3 bench/python/pool_lab.py "${POOL_SCALE:-$SCALE_SMALL}" | tee target/bench/python-pool.jsonl
+python3 bench/python/manager_bench.py "${MANAGER_SCALE:-$SCALE_SMALL}" | tee target/bench/python-manager.jsonl
 # --- The IO-models lab (bench/lab.sh, ~7-15 more minutes; LAB=0 skips it) ---
 # Its wait bench ran with the others above; report.py renders its section
 # from target/bench/lab.json.

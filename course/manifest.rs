@@ -547,6 +547,42 @@ push `produce: i`, `queue.put(Some(i)).await.unwrap()`, `queue.join().await` (th
 Log::default(); let c = asyncio::create_task(consumer(queue.clone(), log.clone())); producer(queue, n, \
 log.clone()).await; c.await.unwrap(); let lines = log.borrow().clone(); lines })`.",
     },
+    Exercise {
+        name: "process_pool",
+        number: 26,
+        title: "run registered tasks on a pool of worker processes (map, imap, a panic as a result)",
+        mirrors: "multiprocessing.Pool: map, imap, chunksize, a fixed set of workers (exam question 23)",
+        program: None,
+        needs: &[Capability::Processes],
+        own_test_main: true,
+        library: None,
+        nudge: "A pool is a fixed set of worker processes that run registered functions: register them, map over the items, then close and join.",
+        walkthrough: "Register the tasks: `pub static ENTRIES: &[Entry] = &[pool_task!(square), \
+pool_task!(worker_pid), pool_task!(checked_root)];` (a worker process finds a task by its name in this \
+table). `checked_root`: `let r = x.isqrt(); if r * r != x { panic!(\"{x} is not a perfect square\") }`. \
+In each function: `let pool = Pool::new(workers).unwrap();`, then `pool.map(\"square\", 0..n, 10).unwrap()` \
+(a `Vec<u64>` in the items' order; `0..n` is the iterator of items, 10 the chunksize), then \
+`pool.close(); pool.join().unwrap();`. For `roots`, `pool.imap(\"checked_root\", xs.iter(), 1).unwrap()` \
+yields one `Result<u64, PoolError>` per item: map `Err(PoolError::Panicked(m))` to `Err(m)`.",
+    },
+    Exercise {
+        name: "gil",
+        number: 27,
+        title: "count primes on threads and on worker processes: what the GIL forbids Python",
+        mirrors: "threading vs multiprocessing for CPU-bound work, the GIL (exam questions 16 and 19)",
+        program: None,
+        needs: &[Capability::Processes],
+        own_test_main: true,
+        library: None,
+        nudge: "Threads share one process and here run truly in parallel; Python's threads cannot (the GIL), so it needs processes for the same speed-up.",
+        walkthrough: "`count_primes`: `(lo.max(2)..hi).filter(|&p| (2..).take_while(|d| d * d <= p).all(|d| p % d \
+!= 0)).count() as u64`. `split`: `(0..parts).map(|k| (k * below / parts, (k + 1) * below / \
+parts)).collect()`. `on_threads`: an `AtomicUsize` `next` and an `AtomicU64` `total`; in \
+`std::thread::scope(|s| for _ in 0..workers { s.spawn(|| while let Some(&r) = \
+ranges.get(next.fetch_add(1, Relaxed)) { total.fetch_add(count_primes(r), Relaxed); }); })`, then \
+`total.into_inner()`. `on_processes`: register `pool_task!(count_primes)` in `ENTRIES`, then \
+`Pool::new(workers)`, `pool.map(\"count_primes\", ranges.iter(), 1)` and sum; close and join the pool.",
+    },
 ];
 
 /// One exercise of the course.

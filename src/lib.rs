@@ -28,6 +28,8 @@
 //! | `selectors.DefaultSelector`, `EpollSelector`, `PollSelector`, `SelectSelector`, `KqueueSelector` | [`selector::DefaultSelector`] (alias [`selector::Selector`]), `EpollSelector`, `PollSelector`, `SelectSelector`, [`selector::PollingSelector`]: one [`selector::BaseSelector`] per backend, `register`, `modify`, `unregister`, `select(timeout)`, `get_key`, `close` |
 //! | `multiprocessing`: `Process`, `Pipe`, `Queue`, `JoinableQueue`, `Lock`, `Semaphore`, `Value`, `Array` | [`ipc`] (Unix): real child processes, see its docs |
 //! | `asyncio`: `run`, `create_task`, `sleep`, `wait_for`, `gather`, `TaskGroup`, `to_thread`, `Event`, `Lock`, `Queue`, `start_server`, streams | [`asyncio`]: an event loop on the selector, see its docs |
+//! | `multiprocessing.Pool`, `Manager`, `connection.Listener`/`Client`, `Process(daemon=True)` | [`ipc::Pool`], [`ipc::Manager`], [`ipc::connection`], [`ipc::Builder::daemon`] |
+//! | `Thread(daemon=True)`, the join of non-daemon threads at exit | [`thread::Builder::daemon`], [`thread::join_non_daemon`] |
 //!
 //! The rule of the mapping: Python's name where Rust allows it, `try_*` for
 //! non-blocking calls, `*_timeout(Duration)` for timed calls, RAII guards

@@ -9,6 +9,8 @@
 //! | `current_thread().name` | [`current_name()`] (`"MainThread"` on the main thread) |
 //! | `active_count()` | [`active_count()`]: threads started through this module, plus the main thread |
 //! | `threading.local()` | `thread_local!` (see below) |
+//! | `Thread(daemon=True)`, `current_thread().daemon` | [`Builder::daemon`], [`is_daemon()`] |
+//! | the interpreter joining the non-daemon threads at exit | [`join_non_daemon()`] or [`exit_guard()`] (see [`daemon`](mod@daemon)) |
 //! | `ThreadPoolExecutor(max_workers)` | [`ThreadPool::new(workers, backlog)`](ThreadPool::new) |
 //!
 //! The thread count and the `Thread-N` numbering are process-wide
@@ -76,9 +78,13 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::sync::thread as facade;
 
+pub mod daemon;
 mod pool;
 
 pub use crate::sync::thread::JoinHandle;
+pub use daemon::{
+    exit_guard, is_daemon, join_non_daemon, join_non_daemon_timeout, non_daemon_count, ExitGuard,
+};
 pub use pool::{SubmitError, TaskError, TaskHandle, ThreadPool, ThreadPoolError, TrySubmitError};
 
 /// Live threads started through this module (the main thread not included).
@@ -114,6 +120,8 @@ pub struct Builder {
     name: Option<String>,
     /// The stack size in bytes; `None` means the platform default.
     stack_size: Option<usize>,
+    /// `None`: inherited from the spawning thread, as in Python.
+    daemon: Option<bool>,
 }
 
 impl Builder {
@@ -131,6 +139,14 @@ impl Builder {
     /// Sets the stack size in bytes (Python's `threading.stack_size`).
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Python's `daemon=True`: nothing waits for this thread at exit (see
+    /// [`join_non_daemon`]). Unset, the flag is the spawning thread's, as
+    /// in Python (the main thread is not a daemon).
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.daemon = Some(daemon);
         self
     }
 
@@ -159,8 +175,11 @@ impl Builder {
             builder = builder.stack_size(bytes);
         }
         let active = Active::enter();
+        let membership = daemon::Membership::enter(self.daemon);
         builder.spawn(move || {
             let _active = active;
+            membership.start();
+            let _membership = membership;
             f()
         })
     }

@@ -10,6 +10,10 @@
 //! | `JoinableQueue` → `task_done`, `join` | [`JoinableQueue`] |
 //! | `Lock()`, `Semaphore(n)`, `Value('i', 0)`, `Array('d', n)` | [`Lock`], [`Semaphore`], [`Value<T>`](Value), [`Array<T>`](Array) (in shared memory, robust to a holder's death) |
 //! | `EOFError`, `queue.Full`, `queue.Empty` | [`RecvError::Closed`], [`PutError::Full`], [`GetError::Empty`] |
+//! | `Process(daemon=True)`, `current_process().daemon` | [`Process::builder`]`(..).daemon(true)`, [`is_daemon`] (see `daemon/`: the child also ends when the parent is `SIGKILL`ed) |
+//! | `Pool(n)`: `map`, `imap`, `imap_unordered`, `apply_async`, `close`, `join`, `terminate` | [`Pool`], tasks registered with [`pool_task!`] (see [`pool`]) |
+//! | `Manager()`: `dict`, `list`, `Namespace`, `Queue`, `Lock`, `Event`, `Value` | [`Manager`] and its proxies (see [`manager`]) |
+//! | `multiprocessing.connection.Listener` / `Client`, `AuthenticationError` | [`connection::Listener`] / [`connection::Client`], [`connection::ConnectionError::AuthenticationFailed`] |
 //!
 //! # A child process and a pipe (the seed's program 8)
 //!
@@ -52,6 +56,11 @@
 //!   survive the death of a process holding them.
 //! - [`shared`]: `Lock`, `Semaphore`, `Value`, `Array` in shared memory
 //!   (`memfd` + `mmap`), locked by robust process-shared mutexes.
+//! - [`pool`]: worker processes (daemons) running registered tasks, a
+//!   chunk per frame, one dispatcher thread in the parent.
+//! - [`manager`] and [`connection`]: a server process holding shared
+//!   objects, reached over an HMAC-authenticated Unix socket or TCP
+//!   connection.
 //! - [`Backend`]: how the shared memory, its locks and its sleeps are
 //!   made: futexes and robust priority-inheriting mutexes on Linux, a
 //!   portable POSIX path (an unlinked file, `fcntl` record locks, pipes)
@@ -60,25 +69,36 @@
 //! This module uses `std` and the OS directly, not the [`sync`](crate::sync)
 //! facade: loom cannot model processes. Its tests are `tests/ipc_*.rs`.
 
+pub mod connection;
+mod daemon;
 pub mod frame;
 mod inherit;
+pub mod manager;
 pub mod pipe;
+pub mod pool;
 pub mod process;
 pub mod queue;
 mod ring;
 pub mod shared;
 mod shm;
 
+pub use daemon::is_daemon;
 pub use frame::{RecvError, SendError, DEFAULT_MAX_MESSAGE_LEN};
+pub use manager::{Manager, ManagerBuilder, ManagerError};
 pub use pipe::{pipe, Connection};
-pub use process::{init, Entry, ExitStatus, Process, EXIT_BOOT_FAILED, EXIT_PANIC};
+pub use pool::{AsyncResult, Imap, Pool, PoolBuilder, PoolError};
+pub use process::{init, Builder, Entry, ExitStatus, Process, EXIT_BOOT_FAILED, EXIT_PANIC};
 pub use queue::{GetError, JoinableQueue, PutError, Queue, TaskDoneError};
 pub use shared::{Array, ArrayGuard, Lock, LockGuard, Permit, Plain, Semaphore, Value, ValueGuard};
 pub use shm::{backend, set_backend, Backend, BACKEND_VARIANTS};
 
 #[doc(inline)]
 pub use crate::ipc_entry as entry;
+#[doc(inline)]
+pub use crate::ipc_pool_task as pool_task;
 
+#[doc(hidden)]
+pub use pool::__run_chunk;
 #[doc(hidden)]
 pub use process::__decode_args;
 
@@ -112,6 +132,38 @@ macro_rules! ipc_entry {
         $crate::ipc::Entry::__new($name, |args| {
             $f($crate::ipc::__decode_args(args)?);
             ::core::result::Result::Ok(())
+        })
+    };
+}
+
+/// Makes an [`Entry`](crate::ipc::Entry) for a function a
+/// [`Pool`](crate::ipc::Pool)'s workers can run on items; list it in the
+/// table given to [`init`](crate::ipc::init), next to the process entry
+/// points.
+///
+/// The function takes one argument (any serde type: a tuple for several)
+/// and returns any serde type. `pool_task!(f)` registers `f` under its own
+/// name; `pool_task!("name" => path::to::f)` under another.
+///
+/// ```
+/// use synclings::ipc::{pool_task, Entry};
+///
+/// fn count_primes(below: u64) -> u64 {
+///     (2..below).filter(|&n| (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0)).count() as u64
+/// }
+///
+/// static ENTRIES: &[Entry] = &[pool_task!(count_primes), pool_task!("primes" => count_primes)];
+/// assert!(ENTRIES[0].is_pool_task());
+/// assert_eq!(ENTRIES[1].name(), "primes");
+/// ```
+#[macro_export]
+macro_rules! ipc_pool_task {
+    ($f:ident) => {
+        $crate::ipc_pool_task!(::core::stringify!($f) => $f)
+    };
+    ($name:expr => $f:path) => {
+        $crate::ipc::Entry::__task($name, |chunk, out| {
+            $crate::ipc::__run_chunk(chunk, out, $f)
         })
     };
 }

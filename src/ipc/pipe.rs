@@ -201,6 +201,13 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// A duplex connection over a connected stream socket (Unix or TCP).
+    pub(crate) fn from_socket(fd: OwnedFd) -> Connection {
+        Connection::new(fd, true, true)
+    }
+}
+
 /// A duplex connection over an existing Unix stream socket (for example one
 /// end of `UnixStream::pair()`, whose other end a test writes raw bytes to).
 impl From<UnixStream> for Connection {

@@ -9,6 +9,7 @@
 //! | `p.join()` / `p.join(timeout)` | [`Process::join`] / [`Process::join_timeout`] |
 //! | `p.is_alive()` / `p.exitcode` / `p.pid` | [`Process::is_alive`] / [`Process::exit_code`] / [`Process::pid`] |
 //! | `p.terminate()` / `p.kill()` | [`Process::terminate`] / [`Process::kill`] |
+//! | `Process(target, daemon=True)` / `p.daemon` | [`Process::builder("task").daemon(true).spawn(&args)`](Builder::daemon) / [`Process::is_daemon`] |
 //!
 //! # How a child starts
 //!
@@ -36,7 +37,9 @@
 //! reaped: by `join`, or by `Drop`, which kills a child that was not joined
 //! (Python leaves it running; here a forgotten child cannot outlive its
 //! handle or become a zombie). A child whose parent dies keeps running until
-//! it ends, as in Python.
+//! it ends, as in Python, unless it was started as a daemon
+//! ([`Builder::daemon`]): then it ends with its parent, even a parent killed
+//! with `SIGKILL` (see the `daemon` module), and it may not start children.
 //!
 //! # Tests
 //!
@@ -58,6 +61,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::daemon::{self, DAEMON_VAR};
 use super::frame::{self, RecvError};
 use super::inherit;
 use super::pipe::wait_fd;
@@ -80,24 +84,108 @@ const MAX_BOOT_LEN: usize = frame::MAX_FRAME_LEN;
 /// The entry table given to [`init`].
 static ENTRIES: OnceLock<&'static [Entry]> = OnceLock::new();
 
-/// A function a child process can run, by name. Make one with
-/// [`entry!`](crate::ipc::entry) and list it in the table given to [`init`].
+/// A function another process can run, by name: a process entry point
+/// (made with [`entry!`](crate::ipc::entry), started with [`Process::spawn`])
+/// or a pool task (made with [`pool_task!`](crate::ipc::pool_task), run by
+/// a [`Pool`](crate::ipc::Pool)'s workers). List it in the table given to
+/// [`init`].
 #[derive(Clone, Copy)]
 pub struct Entry {
     name: &'static str,
-    run: fn(&[u8]) -> Result<(), RecvError>,
+    kind: EntryKind,
+}
+
+/// A process entry point's body: runs the child from its encoded argument.
+pub(crate) type RunProcess = fn(&[u8]) -> Result<(), RecvError>;
+
+/// What an [`Entry`] runs.
+#[derive(Clone, Copy)]
+pub(crate) enum EntryKind {
+    /// A process's whole life, from its encoded argument.
+    Process(RunProcess),
+    /// A pool task: decodes a chunk of arguments, appends the encoded
+    /// results (see `pool::worker`).
+    Task(fn(&[u8], &mut Vec<u8>) -> Result<(), RecvError>),
 }
 
 impl Entry {
     /// Used by [`entry!`](crate::ipc::entry); not part of the API.
     #[doc(hidden)]
     pub const fn __new(name: &'static str, run: fn(&[u8]) -> Result<(), RecvError>) -> Entry {
-        Entry { name, run }
+        Entry {
+            name,
+            kind: EntryKind::Process(run),
+        }
     }
 
-    /// The name a parent passes to [`Process::spawn`].
+    /// Used by [`pool_task!`](crate::ipc::pool_task); not part of the API.
+    #[doc(hidden)]
+    pub const fn __task(
+        name: &'static str,
+        run: fn(&[u8], &mut Vec<u8>) -> Result<(), RecvError>,
+    ) -> Entry {
+        Entry {
+            name,
+            kind: EntryKind::Task(run),
+        }
+    }
+
+    /// The name a parent passes to [`Process::spawn`] or to a
+    /// [`Pool`](crate::ipc::Pool)'s methods.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// True for a pool task ([`pool_task!`](crate::ipc::pool_task)), false
+    /// for a process entry point ([`entry!`](crate::ipc::entry)).
+    pub fn is_pool_task(&self) -> bool {
+        matches!(self.kind, EntryKind::Task(_))
+    }
+
+    pub(crate) fn kind(&self) -> EntryKind {
+        self.kind
+    }
+}
+
+/// The entry points of the library itself (a pool's worker, a manager's
+/// server), found before the program's own.
+fn builtin_entries() -> &'static [Entry] {
+    &[super::pool::WORKER_ENTRY, super::manager::SERVER_ENTRY]
+}
+
+/// The entry named `name`: the library's own first, then the table given to
+/// [`init`].
+pub(crate) fn find_entry(name: &str) -> Option<Entry> {
+    let program = ENTRIES.get().copied().unwrap_or(&[]);
+    builtin_entries()
+        .iter()
+        .chain(program)
+        .find(|e| e.name == name)
+        .copied()
+}
+
+/// The entry `name`, which must be a process entry point: `NotFound` (with
+/// what to do) otherwise.
+fn find_process_entry(name: &str) -> io::Result<RunProcess> {
+    if ENTRIES.get().is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "call synclings::ipc::init(ENTRIES) first thing in main before spawning processes",
+        ));
+    }
+    match find_entry(name).map(|e| e.kind) {
+        Some(EntryKind::Process(run)) => Ok(run),
+        Some(EntryKind::Task(_)) => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "`{name}` is a pool task (pool_task!): run it with a Pool, or register a \
+                 process entry point with entry!"
+            ),
+        )),
+        None => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no entry point named `{name}` in the table given to ipc::init"),
+        )),
     }
 }
 
@@ -152,9 +240,11 @@ pub fn init(entries: &'static [Entry]) {
         .and_then(|v| v.parse::<RawFd>().ok());
     // Grandchildren must not believe they are children too. (Edition 2021:
     // safe to call; `init` runs before the program starts threads.)
+    let daemon = std::env::var(DAEMON_VAR).ok();
     std::env::remove_var(ENTRY_VAR);
     std::env::remove_var(STATUS_VAR);
-    let code = match run_child(&name, status_fd) {
+    std::env::remove_var(DAEMON_VAR);
+    let code = match run_child(&name, status_fd, daemon.as_deref()) {
         Ok(()) => 0,
         Err(message) => {
             eprintln!("synclings::ipc child `{name}`: {message}");
@@ -185,7 +275,10 @@ thread_local! {
 
 /// The child side: take the descriptors, decode the arguments, run the entry.
 /// A panic of the entry exits from here with `EXIT_PANIC`.
-fn run_child(name: &str, status_fd: Option<RawFd>) -> Result<(), String> {
+fn run_child(name: &str, status_fd: Option<RawFd>, daemon: Option<&str>) -> Result<(), String> {
+    if let Some(how) = daemon {
+        daemon::watch(how)?;
+    }
     let status_fd = status_fd.ok_or("no status descriptor in the environment")?;
     // SAFETY: the parent passed this descriptor for us alone (it cleared
     // close-on-exec on it after fork); it is checked to be open first.
@@ -203,31 +296,16 @@ fn run_child(name: &str, status_fd: Option<RawFd>) -> Result<(), String> {
     // SAFETY: the parent lists exactly the descriptors it kept open for us,
     // and nothing in this process has touched them (init runs first).
     unsafe { inherit::receive(&boot.fds) }.map_err(|e| e.to_string())?;
-    let entries = ENTRIES.get().copied().unwrap_or(&[]);
-    let entry = entries
-        .iter()
-        .find(|e| e.name == name)
-        .ok_or_else(|| format!("no entry point named `{name}` in the table given to ipc::init"))?;
+    let run = find_process_entry(name).map_err(|e| e.to_string())?;
 
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         previous_hook(info);
         if !REPORTING.with(|r| r.replace(true)) {
-            let message = match info.payload().downcast_ref::<&str>() {
-                Some(s) => (*s).to_string(),
-                None => match info.payload().downcast_ref::<String>() {
-                    Some(s) => s.clone(),
-                    None => "a panic with a non-string payload".to_string(),
-                },
-            };
-            let location = info
-                .location()
-                .map(|l| format!(" at {l}"))
-                .unwrap_or_default();
-            report_to_parent(&format!("{message}{location}"));
+            report_to_parent(&panic_message(info));
         }
     }));
-    let outcome = std::panic::catch_unwind(|| (entry.run)(&boot.args));
+    let outcome = std::panic::catch_unwind(|| run(&boot.args));
     match outcome {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!(
@@ -235,6 +313,22 @@ fn run_child(name: &str, status_fd: Option<RawFd>) -> Result<(), String> {
         )),
         Err(_) => std::process::exit(EXIT_PANIC),
     }
+}
+
+/// A panic's message and where it happened: "message at file:line:col".
+pub(crate) fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let message = match info.payload().downcast_ref::<&str>() {
+        Some(s) => (*s).to_string(),
+        None => match info.payload().downcast_ref::<String>() {
+            Some(s) => s.clone(),
+            None => "a panic with a non-string payload".to_string(),
+        },
+    };
+    let location = info
+        .location()
+        .map(|l| format!(" at {l}"))
+        .unwrap_or_default();
+    format!("{message}{location}")
 }
 
 /// One past the highest descriptor number this process may have open.
@@ -324,10 +418,13 @@ pub struct Process {
     status: UnixStream,
     message: Option<String>,
     exited: Option<ExitStatus>,
+    daemon: bool,
 }
 
 impl Process {
-    /// Starts a child that runs the entry point `entry` with `args`.
+    /// Starts a child that runs the entry point `entry` with `args`
+    /// (Python's `Process(target, args).start()`); the same as
+    /// [`Process::builder(entry).spawn(args)`](Builder::spawn).
     ///
     /// `args` is any serde value; [`Connection`](super::Connection)s,
     /// [`Queue`](super::Queue)s and the other handles of this module inside
@@ -335,72 +432,25 @@ impl Process {
     /// does not use, or the other side never sees the end of the stream).
     ///
     /// Errors: `NotFound` if [`init`] was not called with a table holding
-    /// `entry`; `InvalidInput` if `args` cannot be encoded; the errors of
+    /// `entry`; `InvalidInput` if `args` cannot be encoded; `Unsupported` in
+    /// a daemon process (which may not have children); the errors of
     /// starting a process.
     pub fn spawn<A: Serialize + ?Sized>(entry: &str, args: &A) -> io::Result<Process> {
-        let entries = ENTRIES.get().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                "call synclings::ipc::init(ENTRIES) first thing in main before spawning processes",
-            )
-        })?;
-        if !entries.iter().any(|e| e.name == entry) {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no entry point named `{entry}` in the table given to ipc::init"),
-            ));
-        }
-        let (encoded, fds) = inherit::collect(|| frame::encode(args));
-        let boot = frame::encode(&Boot {
-            fds: fds.clone(),
-            args: encoded?,
-        })?;
+        Process::builder(entry).spawn(args)
+    }
 
-        let (status, child_status) = UnixStream::pair()?;
-        let child_status_fd = child_status.as_raw_fd();
-        let mut keep = fds;
-        keep.push(child_status_fd);
-        let mut command = Command::new(std::env::current_exe()?);
-        command
-            .env(ENTRY_VAR, entry)
-            .env(STATUS_VAR, child_status_fd.to_string())
-            .stdin(Stdio::null());
-        let fd_limit = fd_limit();
-        // SAFETY: the closure runs in the child between fork and exec, where
-        // only async-signal-safe calls are allowed: it makes system calls
-        // (close_range, fcntl) on numbers computed before the fork, and
-        // allocates nothing.
-        unsafe {
-            command.pre_exec(move || {
-                // Descriptors this process inherited without close-on-exec
-                // must not leak either: mark every one from 3 up...
-                if !super::shm::cloexec_from(3) {
-                    // (kernels before 5.11, other systems)
-                    for fd in 3..fd_limit {
-                        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                    }
-                }
-                // ...then keep exactly the ones passed.
-                for &fd in &keep {
-                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
+    /// A child to be started with options (Python's keyword arguments of
+    /// `Process(...)`): [`daemon`](Builder::daemon).
+    pub fn builder(entry: &str) -> Builder<'_> {
+        Builder {
+            entry,
+            daemon: false,
         }
-        let child = command.spawn()?;
-        drop(child_status);
-        let process = Process {
-            child,
-            status,
-            message: None,
-            exited: None,
-        };
-        // A child that dies before reading its arguments makes this fail;
-        // dropping `process` then reaps it.
-        frame::write_frame(&process.status, &boot, MAX_BOOT_LEN)?;
-        Ok(process)
+    }
+
+    /// True if this child was started as a daemon (Python's `p.daemon`).
+    pub fn is_daemon(&self) -> bool {
+        self.daemon
     }
 
     /// The child's process id.
@@ -499,6 +549,112 @@ impl Process {
             return Err(io::Error::last_os_error());
         }
         Ok(())
+    }
+}
+
+/// Options of a child process before it starts (Python's `Process(...)`
+/// keyword arguments): [`Process::builder`].
+#[derive(Debug, Clone)]
+pub struct Builder<'a> {
+    entry: &'a str,
+    daemon: bool,
+}
+
+impl Builder<'_> {
+    /// Python's `daemon=True`: the child ends when this process ends, also
+    /// when this process is killed with `SIGKILL` (see the `daemon` module
+    /// docs for how), and it may not start children of its own.
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.daemon = daemon;
+        self
+    }
+
+    /// Starts the child, running its entry point with `args`: see
+    /// [`Process::spawn`].
+    ///
+    /// `args` is any serde value; [`Connection`](super::Connection)s,
+    /// [`Queue`](super::Queue)s and the other handles of this module inside
+    /// it are passed to the child (the parent keeps its own: drop the ends it
+    /// does not use, or the other side never sees the end of the stream).
+    ///
+    /// Errors: `NotFound` if [`init`] was not called with a table holding
+    /// `entry`; `InvalidInput` if `args` cannot be encoded; the errors of
+    /// starting a process.
+    pub fn spawn<A: Serialize + ?Sized>(self, args: &A) -> io::Result<Process> {
+        let entry = self.entry;
+        if daemon::is_daemon() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "a daemon process may not start children (Python: \"daemonic processes are \
+                     not allowed to have children\"); cannot start `{entry}`: start this \
+                     process with daemon(false)"
+                ),
+            ));
+        }
+        find_process_entry(entry)?;
+        let (encoded, fds) = inherit::collect(|| frame::encode(args));
+        let boot = frame::encode(&Boot {
+            fds: fds.clone(),
+            args: encoded?,
+        })?;
+
+        let (status, child_status) = UnixStream::pair()?;
+        let child_status_fd = child_status.as_raw_fd();
+        let mut keep = fds;
+        keep.push(child_status_fd);
+        let mut command = Command::new(std::env::current_exe()?);
+        let backend = super::backend();
+        if self.daemon {
+            // The mechanism may pass a descriptor: it must be in `keep`
+            // before the closure below captures it.
+            keep.extend(daemon::prepare(backend, &mut command)?);
+        }
+        command
+            .env(ENTRY_VAR, entry)
+            .env(STATUS_VAR, child_status_fd.to_string())
+            .stdin(Stdio::null());
+        let fd_limit = fd_limit();
+        // SAFETY: the closure runs in the child between fork and exec, where
+        // only async-signal-safe calls are allowed: it makes system calls
+        // (close_range, fcntl) on numbers computed before the fork, and
+        // allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                // Descriptors this process inherited without close-on-exec
+                // must not leak either: mark every one from 3 up...
+                if !super::shm::cloexec_from(3) {
+                    // (kernels before 5.11, other systems)
+                    for fd in 3..fd_limit {
+                        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                    }
+                }
+                // ...then keep exactly the ones passed.
+                for &fd in &keep {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let child = if self.daemon {
+            daemon::spawn(backend, command)?
+        } else {
+            command.spawn()?
+        };
+        drop(child_status);
+        let process = Process {
+            child,
+            status,
+            message: None,
+            exited: None,
+            daemon: self.daemon,
+        };
+        // A child that dies before reading its arguments makes this fail;
+        // dropping `process` then reaps it.
+        frame::write_frame(&process.status, &boot, MAX_BOOT_LEN)?;
+        Ok(process)
     }
 }
 

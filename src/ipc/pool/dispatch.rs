@@ -1,0 +1,492 @@
+//! The pool's dispatcher: one thread of the parent that owns the workers.
+//!
+//! It waits in one `poll` on every worker's connection and on a wake-up
+//! socket (written when a chunk is submitted, or the pool is closed or
+//! terminated), and:
+//!
+//! - keeps [`DEPTH`] chunks in flight per worker (the next one waits in its
+//!   socket while it runs the current one, so it never idles for a round
+//!   trip of the dispatcher); replies come in order, so the first unanswered
+//!   chunk of a dead worker is the one it was running, and the others never
+//!   started;
+//! - reads a busy worker's reply and leaves it in its job;
+//! - replaces a worker whose connection ended (it died, or was killed): the
+//!   chunk it was running fails with [`PoolError::WorkerDied`] (or goes back
+//!   to the front of the queue once, with `retry_on_worker_death`), the
+//!   chunks queued behind it go back to the queue as they were, and every
+//!   other chunk is untouched;
+//! - retires a worker that ran `maxtasksperchild` chunks (closes its
+//!   connection: it exits) and starts a fresh one;
+//! - on `terminate`, kills every worker and fails what is pending or running
+//!   with [`PoolError::Terminated`]; after `close`, once nothing is left to
+//!   run, closes every worker's connection and reaps it.
+//!
+//! Workers are daemon children started from this thread, so they end with
+//! the parent process, even when it is killed.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::job::Job;
+use super::wire::{FAILED, READY, RESULTS};
+use super::worker::WORKER;
+use super::PoolError;
+use crate::ipc::{pipe, Connection, Process};
+
+/// Chunks in flight per worker: the one it runs and the ones waiting in its
+/// socket.
+pub(super) const DEPTH: usize = 3;
+
+/// How long a retired or finished worker gets to exit once its connection
+/// is closed, before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// A submitted chunk: its job, its index in the job, the frame for the
+/// worker.
+pub(super) struct Chunk {
+    pub(super) job: Arc<Job>,
+    pub(super) index: u64,
+    pub(super) frame: Vec<u8>,
+    /// Already re-queued once after its worker died.
+    pub(super) retried: bool,
+}
+
+/// What the pool and the dispatcher share.
+pub(super) struct Shared {
+    pub(super) state: Mutex<State>,
+    /// Written (one byte) to wake the dispatcher; non-blocking.
+    wake: UnixStream,
+}
+
+/// The pool's state, under [`Shared::state`].
+#[derive(Default)]
+pub(super) struct State {
+    /// Chunks waiting for a worker, in submission order.
+    pub(super) pending: VecDeque<Chunk>,
+    /// `close` was called: no new jobs.
+    pub(super) closed: bool,
+    /// `terminate` was called (or the pool dropped).
+    pub(super) terminating: bool,
+    /// Jobs still submitting chunks (an `imap` whose input is not used up):
+    /// a closed pool waits for them.
+    pub(super) open_jobs: usize,
+    /// Set when the pool cannot run tasks any more (an initializer failed
+    /// in a fresh worker, no worker can be started): every chunk fails so.
+    pub(super) broken: Option<PoolError>,
+    /// The workers' process ids now.
+    pub(super) pids: Vec<u32>,
+    /// The dispatcher has ended: nothing submitted now would ever run.
+    pub(super) finished: bool,
+    /// The dispatcher found a worker with room and nothing to send: the
+    /// next submission must wake it. (Otherwise it is busy and will look at
+    /// the queue when a reply comes: no wake-up, no system call.)
+    pub(super) hungry: bool,
+}
+
+impl Shared {
+    /// The shared state and the dispatcher's end of the wake-up socket.
+    pub(super) fn new() -> io::Result<(Arc<Shared>, UnixStream)> {
+        let (wake, wakee) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        wakee.set_nonblocking(true)?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake,
+        });
+        Ok((shared, wakee))
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the dispatcher (a full socket already will).
+    pub(super) fn wake(&self) {
+        let _ = (&self.wake).write(&[1]);
+    }
+}
+
+/// How the pool's workers are made.
+#[derive(Clone, Debug)]
+pub(super) struct Config {
+    pub(super) processes: usize,
+    pub(super) initializer: Option<(String, Vec<u8>)>,
+    pub(super) max_tasks_per_child: Option<usize>,
+    pub(super) retry_on_worker_death: bool,
+}
+
+struct Worker {
+    process: Process,
+    conn: Connection,
+    /// Its READY has come.
+    ready: bool,
+    /// Chunks sent and not answered, oldest (the running one) first.
+    inflight: VecDeque<Chunk>,
+    /// Chunks it has answered.
+    tasks: usize,
+}
+
+impl Worker {
+    /// How many more chunks it may be sent now.
+    fn room(&self, max_tasks: Option<usize>) -> usize {
+        if !self.ready {
+            return 0;
+        }
+        let by_depth = DEPTH - self.inflight.len();
+        match max_tasks {
+            Some(max) => by_depth.min(max.saturating_sub(self.tasks + self.inflight.len())),
+            None => by_depth,
+        }
+    }
+}
+
+/// Starts a worker (a daemon child running the built-in worker entry).
+fn start_worker(config: &Config) -> Result<Worker, PoolError> {
+    let (conn, theirs) = pipe(true).map_err(|e| PoolError::Spawn(e.to_string()))?;
+    let process = Process::builder(WORKER)
+        .daemon(true)
+        .spawn(&(&theirs, &config.initializer))
+        .map_err(|e| PoolError::Spawn(e.to_string()))?;
+    Ok(Worker {
+        process,
+        conn,
+        ready: false,
+        inflight: VecDeque::new(),
+        tasks: 0,
+    })
+}
+
+/// Reaps a worker whose connection is closed or broken: waits a little for
+/// it to exit, then kills it. Returns how it ended.
+fn reap(mut worker: Worker) -> String {
+    drop(worker.conn);
+    match worker.process.join_timeout(EXIT_GRACE) {
+        Ok(Some(status)) => status.to_string(),
+        _ => {
+            let _ = worker.process.kill();
+            match worker.process.join() {
+                Ok(status) => status.to_string(),
+                Err(e) => format!("could not be reaped: {e}"),
+            }
+        }
+    }
+}
+
+struct Dispatcher {
+    shared: Arc<Shared>,
+    config: Config,
+    wakee: UnixStream,
+    /// One slot per worker; `None`: to be (re)started.
+    workers: Vec<Option<Worker>>,
+}
+
+/// The dispatcher thread's body. Reports on `started` once the first
+/// workers are ready (or could not start).
+pub(super) fn run(
+    shared: Arc<Shared>,
+    config: Config,
+    wakee: UnixStream,
+    started: Sender<Result<(), PoolError>>,
+) {
+    let mut d = Dispatcher {
+        shared,
+        workers: (0..config.processes).map(|_| None).collect(),
+        config,
+        wakee,
+    };
+    match d.start_all() {
+        Ok(()) => {
+            let _ = started.send(Ok(()));
+            d.serve();
+        }
+        Err(e) => {
+            d.kill_all();
+            let _ = started.send(Err(e));
+        }
+    }
+    let mut st = d.shared.lock();
+    st.finished = true;
+    st.pids.clear();
+    // Whatever is still queued (a submission that raced the end) fails.
+    let error = st.broken.clone().unwrap_or(PoolError::Terminated);
+    for chunk in st.pending.drain(..) {
+        chunk.job.deliver(chunk.index, Err(error.clone()));
+    }
+}
+
+impl Dispatcher {
+    /// Starts every worker and waits for each one's READY.
+    fn start_all(&mut self) -> Result<(), PoolError> {
+        for slot in 0..self.workers.len() {
+            self.workers[slot] = Some(start_worker(&self.config)?);
+        }
+        for slot in 0..self.workers.len() {
+            let worker = self.workers[slot].as_mut().expect("just started");
+            match worker.conn.recv_bytes() {
+                Ok(m) if m.first() == Some(&READY) => worker.ready = true,
+                Ok(m) if m.first() == Some(&FAILED) => {
+                    return Err(PoolError::Initializer(
+                        String::from_utf8_lossy(&m[1..]).into_owned(),
+                    ))
+                }
+                _ => {
+                    let worker = self.workers[slot].take().expect("there");
+                    return Err(PoolError::Spawn(format!(
+                        "a worker ended before it was ready: {}",
+                        reap(worker)
+                    )));
+                }
+            }
+        }
+        self.publish_pids();
+        Ok(())
+    }
+
+    fn publish_pids(&self) {
+        let pids = self
+            .workers
+            .iter()
+            .flatten()
+            .map(|w| w.process.pid())
+            .collect();
+        self.shared.lock().pids = pids;
+    }
+
+    /// The main loop: see the module docs.
+    fn serve(&mut self) {
+        let mut fds: Vec<libc::pollfd> = Vec::new();
+        loop {
+            let mut sends = Vec::new();
+            {
+                let mut st = self.shared.lock();
+                if st.terminating {
+                    drop(st);
+                    return self.terminate();
+                }
+                if let Some(error) = st.broken.clone() {
+                    for chunk in st.pending.drain(..) {
+                        chunk.job.deliver(chunk.index, Err(error.clone()));
+                    }
+                }
+                let max = self.config.max_tasks_per_child;
+                for (slot, worker) in self.workers.iter().enumerate() {
+                    let room = worker.as_ref().map_or(0, |w| w.room(max));
+                    for _ in 0..room {
+                        match st.pending.pop_front() {
+                            Some(chunk) => sends.push((slot, chunk)),
+                            None => break,
+                        }
+                    }
+                }
+                st.hungry =
+                    st.pending.is_empty() && self.workers.iter().flatten().any(|w| w.room(max) > 0);
+                let busy = self
+                    .workers
+                    .iter()
+                    .flatten()
+                    .any(|w| !w.inflight.is_empty());
+                if st.closed
+                    && st.open_jobs == 0
+                    && st.pending.is_empty()
+                    && sends.is_empty()
+                    && !busy
+                {
+                    drop(st);
+                    return self.finish();
+                }
+            }
+            for (slot, chunk) in sends {
+                // A worker lost by an earlier send of this round: back to the queue.
+                let Some(worker) = self.workers[slot].as_mut() else {
+                    self.shared.lock().pending.push_front(chunk);
+                    continue;
+                };
+                let sent = worker.conn.send_bytes(&chunk.frame);
+                worker.inflight.push_back(chunk);
+                if sent.is_err() {
+                    self.lost(slot);
+                }
+            }
+            self.restart_vacant();
+
+            fds.clear();
+            fds.push(pollfd(self.wakee.as_raw_fd()));
+            let slots: Vec<usize> = (0..self.workers.len())
+                .filter(|&s| self.workers[s].is_some())
+                .collect();
+            for &slot in &slots {
+                let worker = self.workers[slot].as_ref().expect("listed");
+                fds.push(pollfd(worker.conn.as_fd().as_raw_fd()));
+            }
+            // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            if n < 0 {
+                continue; // EINTR; nothing else can fail with valid descriptors
+            }
+            if fds[0].revents != 0 {
+                let mut buf = [0u8; 64];
+                while matches!((&self.wakee).read(&mut buf), Ok(n) if n > 0) {}
+            }
+            for (i, &slot) in slots.iter().enumerate() {
+                if fds[i + 1].revents != 0 {
+                    self.readable(slot);
+                }
+            }
+        }
+    }
+
+    /// Worker `slot`'s connection has a message or its end.
+    fn readable(&mut self, slot: usize) {
+        let worker = self.workers[slot].as_mut().expect("polled");
+        let message = match worker.conn.recv_bytes() {
+            Ok(m) => m,
+            Err(_) => return self.lost(slot),
+        };
+        match (worker.ready, message.first().copied()) {
+            (false, Some(READY)) => worker.ready = true,
+            (false, Some(FAILED)) => {
+                let why = String::from_utf8_lossy(&message[1..]).into_owned();
+                self.shared.lock().broken = Some(PoolError::Initializer(why));
+                let worker = self.workers[slot].take().expect("there");
+                reap(worker);
+                self.publish_pids();
+            }
+            (true, Some(RESULTS)) if !worker.inflight.is_empty() => {
+                let chunk = worker.inflight.pop_front().expect("checked");
+                let mut results = message;
+                results.remove(0);
+                chunk.job.deliver(chunk.index, Ok(results));
+                self.done_one(slot);
+            }
+            (true, Some(FAILED)) if !worker.inflight.is_empty() => {
+                let chunk = worker.inflight.pop_front().expect("checked");
+                let why = String::from_utf8_lossy(&message[1..]).into_owned();
+                chunk.job.deliver(chunk.index, Err(PoolError::Failed(why)));
+                self.done_one(slot);
+            }
+            // Out of protocol: treat it as a dead worker.
+            _ => self.lost(slot),
+        }
+    }
+
+    /// Worker `slot` answered a chunk: retire it if it has done its share.
+    fn done_one(&mut self, slot: usize) {
+        let worker = self.workers[slot].as_mut().expect("there");
+        worker.tasks += 1;
+        let done = self
+            .config
+            .max_tasks_per_child
+            .is_some_and(|max| worker.tasks >= max);
+        if done && worker.inflight.is_empty() {
+            let worker = self.workers[slot].take().expect("there");
+            reap(worker);
+            // restart_vacant starts its successor.
+        }
+    }
+
+    /// Worker `slot` died (or broke the protocol): reap it; the chunk it
+    /// was running fails or is retried once, the ones queued behind it go
+    /// back to the queue.
+    fn lost(&mut self, slot: usize) {
+        let mut worker = self.workers[slot].take().expect("there");
+        let pid = worker.process.pid();
+        let _ = worker.process.kill();
+        let mut inflight = std::mem::take(&mut worker.inflight);
+        let status = reap(worker);
+        let running = inflight.pop_front();
+        {
+            let mut st = self.shared.lock();
+            // Never started: back to the front, in their order.
+            while let Some(chunk) = inflight.pop_back() {
+                st.pending.push_front(chunk);
+            }
+            if let Some(mut chunk) = running {
+                if self.config.retry_on_worker_death && !chunk.retried {
+                    chunk.retried = true;
+                    st.pending.push_front(chunk);
+                } else {
+                    chunk
+                        .job
+                        .deliver(chunk.index, Err(PoolError::WorkerDied { pid, status }));
+                }
+            }
+        }
+        self.publish_pids();
+    }
+
+    /// Starts a worker in every empty slot, unless the pool is winding down.
+    fn restart_vacant(&mut self) {
+        if self.workers.iter().all(Option::is_some) {
+            return;
+        }
+        {
+            let st = self.shared.lock();
+            if st.broken.is_some() || (st.closed && st.open_jobs == 0 && st.pending.is_empty()) {
+                return;
+            }
+        }
+        for slot in 0..self.workers.len() {
+            if self.workers[slot].is_none() {
+                match start_worker(&self.config) {
+                    Ok(worker) => self.workers[slot] = Some(worker),
+                    Err(e) => {
+                        if self.workers.iter().all(Option::is_none) {
+                            self.shared.lock().broken = Some(e);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        self.publish_pids();
+    }
+
+    /// `terminate`: kill every worker; fail what is running or pending.
+    fn terminate(&mut self) {
+        for worker in self.workers.iter_mut().flatten() {
+            let _ = worker.process.kill();
+        }
+        for slot in 0..self.workers.len() {
+            if let Some(mut worker) = self.workers[slot].take() {
+                for chunk in worker.inflight.drain(..) {
+                    chunk.job.deliver(chunk.index, Err(PoolError::Terminated));
+                }
+                reap(worker);
+            }
+        }
+        let mut st = self.shared.lock();
+        for chunk in st.pending.drain(..) {
+            chunk.job.deliver(chunk.index, Err(PoolError::Terminated));
+        }
+    }
+
+    /// Kills every worker (a failed start).
+    fn kill_all(&mut self) {
+        for worker in self.workers.iter_mut().flatten() {
+            let _ = worker.process.kill();
+        }
+        for worker in self.workers.drain(..).flatten() {
+            reap(worker);
+        }
+    }
+
+    /// After `close`, with nothing left: every worker exits.
+    fn finish(&mut self) {
+        for worker in self.workers.drain(..).flatten() {
+            reap(worker);
+        }
+    }
+}
+
+fn pollfd(fd: std::os::fd::RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
