@@ -168,6 +168,10 @@ models! {
     /// One event loop, a task per connection (the seed's asyncio server;
     /// Unix only: its reactor keys sources by descriptor).
     Asyncio = "asyncio", asyncio_server, [unix], "Unix (synclings::asyncio)";
+    /// Signal-driven IO (the article's model 4): `O_ASYNC` sockets, a
+    /// real-time signal per readiness change, consumed with `signalfd`
+    /// (Linux only).
+    Sigio = "sigio", sigio, [target_os = "linux"], "Linux (F_SETSIG, signalfd)";
 }
 
 /// What the echo servers send back.
