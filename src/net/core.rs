@@ -282,11 +282,17 @@ impl<'a, C: Connection> Conns<'a, C> {
     }
 
     /// The next connection idle for the whole timeout at `now`, closed
-    /// (counted in `closed_idle`); call until `None`.
-    pub(crate) fn expire_idle(&mut self, now: Instant) -> Option<C> {
+    /// (counted in `closed_idle`), with the id it had; call until `None`.
+    pub(crate) fn expire_idle(&mut self, now: Instant) -> Option<(usize, C)> {
         let id = self.idle.pop_expired(&self.slab, now)?;
         self.stats.closed_idle += 1;
-        self.close(id)
+        Some((id, self.close(id)?))
+    }
+
+    /// Starts an accept pause (out of descriptors), for a model whose
+    /// kernel accepts for it.
+    pub(crate) fn pause_accept(&mut self, now: Instant) {
+        self.accept_paused_until = Some(now + ACCEPT_PAUSE);
     }
 
     /// The time from `now` to the next thing the loop must do by itself: an

@@ -83,7 +83,8 @@ pub(crate) use self::core::accept_pause;
 macro_rules! models {
     ($(
         $(#[doc = $doc:literal])*
-        $model:ident = $name:literal, $module:ident, [$($cfg:tt)*], $needs:literal;
+        $model:ident = $name:literal, $module:ident, [$($cfg:tt)*], $needs:literal
+        $(, probe $probe:ident)?;
     )*) => {
         /// An IO model: which module serves the connections.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +118,17 @@ macro_rules! models {
                 }
             }
 
+            /// The model's own check of this machine (a kernel feature, say).
+            fn probe(self) -> io::Result<()> {
+                match self {
+                    $(Model::$model => {
+                        $(return $module::$probe();)?
+                        #[allow(unreachable_code)]
+                        Ok(())
+                    })*
+                }
+            }
+
             fn serve(
                 self,
                 listener: TcpListener,
@@ -144,6 +156,13 @@ macro_rules! models {
                 ) -> io::Result<ServerStats> {
                     Err(unavailable::error(Model::$model))
                 }
+
+                $(
+                    /// Not on this platform: an `Unsupported` error.
+                    pub(crate) fn $probe() -> io::Result<()> {
+                        Err(unavailable::error(Model::$model))
+                    }
+                )?
             }
         )*
     };
@@ -172,6 +191,9 @@ models! {
     /// real-time signal per readiness change, consumed with `signalfd`
     /// (Linux only).
     Sigio = "sigio", sigio, [target_os = "linux"], "Linux (F_SETSIG, signalfd)";
+    /// Asynchronous IO (the article's model 5): io_uring, the kernel does
+    /// the reads and writes and reports completions (Linux only).
+    Uring = "uring", uring, [target_os = "linux"], "Linux (io_uring)", probe probe;
 }
 
 /// What the echo servers send back.
@@ -467,6 +489,7 @@ impl fmt::Debug for RunningServer {
 /// (zero `read_chunk`, `max_buffered` or `workers`, a zero idle timeout).
 pub fn start(model: Model, config: ServerConfig) -> io::Result<RunningServer> {
     config.validate()?;
+    check(model)?;
     let listener = bind(config.addr)?;
     let local_addr = listener.local_addr()?;
     let shutdown = Shutdown::new();
@@ -511,10 +534,28 @@ pub fn serve(
     shutdown: &Shutdown,
 ) -> io::Result<ServerStats> {
     config.validate()?;
+    check(model)?;
+    model.serve(listener, config, shutdown)
+}
+
+/// Checks that `model` can run here: on this platform, and with what it
+/// needs of the kernel (io_uring with multishot recv, for
+/// [`Model::Uring`]). The error (`Unsupported`) names the cause; [`start`]
+/// and [`serve`] check first.
+///
+/// ```
+/// use synclings::net::{self, Model};
+///
+/// assert!(net::check(Model::Selector).is_ok());
+/// if let Err(e) = net::check(Model::Uring) {
+///     println!("no io_uring here: {e}");
+/// }
+/// ```
+pub fn check(model: Model) -> io::Result<()> {
     if !model.is_available() {
         return Err(unavailable::error(model));
     }
-    model.serve(listener, config, shutdown)
+    model.probe()
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ impl<B: Backend> Loop<'_, B> {
                     .register(self.listener, Interest::READ, Callback::Accept)?;
                 self.listening = true;
             }
-            while let Some(conn) = self.conns.expire_idle(now) {
+            while let Some((_, conn)) = self.conns.expire_idle(now) {
                 let _ = self.sel.unregister(conn.stream());
             }
         }
