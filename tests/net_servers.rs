@@ -1036,7 +1036,10 @@ mod descriptors {
             rlim_cur: 0,
             rlim_max: saved.rlim_max,
         };
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &none) }, 0);
+        assert_eq!(
+            unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &none) },
+            0
+        );
         struct Restore(libc::rlimit);
         impl Drop for Restore {
             fn drop(&mut self) {
@@ -1047,23 +1050,27 @@ mod descriptors {
         let _restore = Restore(saved);
         let server = Server::start(Model::Sigio, config());
         let addr = server.addr;
-        within(DEADLINE, "8 clients served through SIGIO rescans", move || {
-            let clients: Vec<_> = (0..8u64)
-                .map(|i| {
-                    thread::spawn(move || {
-                        let stream = connect(addr);
-                        for request in 0..20 {
-                            let payload = Rng(i * 100 + request + 1).payload(3000);
-                            let reply = round_trip(&stream, &payload, i + request);
-                            assert!(reply == payload.to_ascii_uppercase(), "client {i}");
-                        }
+        within(
+            DEADLINE,
+            "8 clients served through SIGIO rescans",
+            move || {
+                let clients: Vec<_> = (0..8u64)
+                    .map(|i| {
+                        thread::spawn(move || {
+                            let stream = connect(addr);
+                            for request in 0..20 {
+                                let payload = Rng(i * 100 + request + 1).payload(3000);
+                                let reply = round_trip(&stream, &payload, i + request);
+                                assert!(reply == payload.to_ascii_uppercase(), "client {i}");
+                            }
+                        })
                     })
-                })
-                .collect();
-            for client in clients {
-                client.join().unwrap();
-            }
-        });
+                    .collect();
+                for client in clients {
+                    client.join().unwrap();
+                }
+            },
+        );
         let stats = server.stop();
         assert_eq!(stats.accepted, 8, "{stats:?}");
         assert_eq!(stats.bytes_out, 8 * 20 * 3000, "{stats:?}");

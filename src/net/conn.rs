@@ -209,8 +209,15 @@ impl Conn {
     ) -> Next {
         loop {
             let before = (stats.bytes_in, stats.bytes_out, self.peer_closed);
-            let next = self.on_ready(Interest::READ | Interest::WRITE, scratch, config, stats, now);
-            if next == Next::Close || (stats.bytes_in, stats.bytes_out, self.peer_closed) == before {
+            let next = self.on_ready(
+                Interest::READ | Interest::WRITE,
+                scratch,
+                config,
+                stats,
+                now,
+            );
+            if next == Next::Close || (stats.bytes_in, stats.bytes_out, self.peer_closed) == before
+            {
                 return next;
             }
         }
@@ -283,4 +290,3 @@ fn write_some(stream: &TcpStream, bytes: &[u8], stats: &mut ServerStats) -> io::
     }
     Ok(sent)
 }
-

@@ -260,14 +260,13 @@ impl<'a, C: Connection> Conns<'a, C> {
                     self.admit(stream, now, &mut setup);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return AcceptTurn::Drained,
-                Err(e) => match accept_pause(&e) {
-                    Some(pause) => {
+                Err(e) => {
+                    // ECONNABORTED and the like: that one is gone, go on.
+                    if let Some(pause) = accept_pause(&e) {
                         self.accept_paused_until = Some(now + pause);
                         return AcceptTurn::Paused;
                     }
-                    // ECONNABORTED and the like: that one is gone, go on.
-                    None => {}
-                },
+                }
             }
         }
         AcceptTurn::More
@@ -456,7 +455,11 @@ impl IdleTimer {
     }
 
     /// The next connection idle for the whole timeout at `now`, if any.
-    pub(crate) fn pop_expired<C: Connection>(&mut self, slab: &Slab<C>, now: Instant) -> Option<usize> {
+    pub(crate) fn pop_expired<C: Connection>(
+        &mut self,
+        slab: &Slab<C>,
+        now: Instant,
+    ) -> Option<usize> {
         let timeout = self.timeout?;
         while let Some(&Reverse((deadline, id, serial))) = self.heap.peek() {
             if deadline > now {

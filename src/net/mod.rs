@@ -65,15 +65,22 @@ pub mod protocol;
 
 mod conn;
 mod core;
-mod unavailable;
 #[cfg(unix)]
 #[path = "os/unix.rs"]
 mod os;
 #[cfg(windows)]
 #[path = "os/windows.rs"]
 mod os;
+mod unavailable;
 
 pub(crate) use self::core::accept_pause;
+
+/// The entry points of the models that run in worker processes (the
+/// prefork model): a binary that serves them calls
+/// `synclings::ipc::init(synclings::net::ENTRIES)` first thing in `main`,
+/// or lists them in its own table.
+#[cfg(unix)]
+pub static ENTRIES: &[crate::ipc::Entry] = &[prefork::WORKER];
 
 /// The model table: one line per IO model, with its module and where it
 /// exists. It makes [`Model`], [`Model::ALL`], the names and [`serve`]'s
@@ -194,6 +201,10 @@ models! {
     /// Asynchronous IO (the article's model 5): io_uring, the kernel does
     /// the reads and writes and reports completions (Linux only).
     Uring = "uring", uring, [target_os = "linux"], "Linux (io_uring)", probe probe;
+    /// Pre-forked processes (exam question 10's ForkingMixIn):
+    /// [`ServerConfig::workers`] processes, each a selector loop on the
+    /// shared listener (Unix only).
+    Prefork = "prefork", prefork, [unix], "Unix (synclings::ipc)";
 }
 
 /// What the echo servers send back.
@@ -416,7 +427,7 @@ impl fmt::Debug for Shutdown {
 }
 
 /// What a server did, returned when it stops.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServerStats {
     /// Connections admitted (served, or queued to be served).
     pub accepted: u64,
@@ -431,6 +442,8 @@ pub struct ServerStats {
     pub bytes_out: u64,
     /// The most connections open at once.
     pub peak_connections: usize,
+    /// Worker processes that died and were replaced (the prefork model).
+    pub workers_replaced: u64,
 }
 
 /// A server running on its own thread, from [`start`].
