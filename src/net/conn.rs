@@ -196,6 +196,8 @@ impl Conn {
         next
     }
 
+    // Used by the sigio model (Linux only).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     /// For edge-triggered notifications (signals), which say only that
     /// something changed: reads and writes until neither makes progress, so
     /// that nothing the kernel holds waits for a notification that will not

@@ -171,6 +171,8 @@ impl<'a, C: Connection> Conns<'a, C> {
     }
 
     /// Connection `id`, if open.
+    // Used by the Linux-only models (sigio, uring).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn get(&self, id: usize) -> Option<&C> {
         self.slab.get(id)
     }
@@ -191,6 +193,8 @@ impl<'a, C: Connection> Conns<'a, C> {
     }
 
     /// The open connections with their ids.
+    // Used by the Unix-only models (select, poll, sigio, uring).
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &C)> {
         self.slab.iter()
     }
@@ -289,7 +293,8 @@ impl<'a, C: Connection> Conns<'a, C> {
     }
 
     /// Starts an accept pause (out of descriptors), for a model whose
-    /// kernel accepts for it.
+    /// kernel accepts for it (uring, Linux only).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn pause_accept(&mut self, now: Instant) {
         self.accept_paused_until = Some(now + ACCEPT_PAUSE);
     }
