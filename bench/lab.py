@@ -33,7 +33,9 @@ Writes every measurement to target/bench/lab.json; `report.py` renders it.
 The soft RLIMIT_NOFILE is raised to the hard one first (children inherit
 it). Environment: LAB_QUICK=1 a smoke run (1 repetition, short windows);
 LAB_SERVERS=a,b and LAB_CONNECTIONS=1,10 restrict the run (LAB_SERVERS=none:
-no server of the main table); LAB_BACKENDS=epoll,poll restricts the
+no server of the main table); LAB_SYSCALLS=a,b (or none) the servers whose
+system calls (`strace -c -f`) and voluntary context switches per request are
+counted, at 1 and 100 connections; LAB_BACKENDS=epoll,poll restricts the
 backends (none: skip them); LAB_REPS, LAB_DURATION, LAB_WARMUP override the
 defaults; LAB_BASELINE is set by lab.sh.
 """
@@ -84,6 +86,12 @@ SERVERS = {
     "poll": (echo_server("poll"), "synclings: raw poll(2)"),
     "asyncio": (echo_server("asyncio"),
                 "synclings: `asyncio` event loop, `start_server`, a task per connection (seed program 11)"),
+    "sigio": (echo_server("sigio"),
+              "synclings: signal-driven IO (O_ASYNC, F_SETSIG, a signalfd)"),
+    "uring": (echo_server("uring"),
+              "synclings: io_uring (multishot accept and recv, a provided buffer ring, batched sends)"),
+    "prefork": (echo_server("prefork", "--workers", "1"),
+                "synclings: pre-forked worker processes (1 core given: 1 worker)"),
     "tokio": ([str(BIN / "tokio-echo"), "0"], "tokio current-thread, a task per connection"),
     "floor": ([str(BIN / "floor-echo"), "0"], "bare epoll_wait + read + write (the floor)"),
     "python": ([sys.executable, str(ROOT / "bench" / "python" / "selectors_echo.py"), "0", "4096"],
@@ -140,11 +148,35 @@ def proc_status(pid):
     return out
 
 
+def tree(pid):
+    """`pid` and its descendants (a prefork server's workers)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                todo.extend(int(c) for c in open(f"/proc/{p}/task/{tid}/children").read().split())
+        except OSError:
+            pass
+    return out
+
+
 def fd_count(pid):
-    try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return -1
+    """Open descriptors of `pid` and its descendants."""
+    total = 0
+    for p in tree(pid):
+        try:
+            total += len(os.listdir(f"/proc/{p}/fd"))
+        except OSError:
+            if p == pid:
+                return -1
+    return total
+
+
+def tree_rss(pid):
+    """VmRSS (kB) of `pid` and its descendants."""
+    return sum(proc_status(p).get("VmRSS", 0) for p in tree(pid))
 
 
 class Server:
@@ -227,7 +259,7 @@ def idle_test(name, count):
     try:
         time.sleep(0.2)
         base_fds = fd_count(server.pid)
-        rss0 = proc_status(server.pid).get("VmRSS")
+        rss0 = tree_rss(server.pid)
         host, port = server.addr.rsplit(":", 1)
         deadline = time.monotonic() + 60
         for _ in range(count):
@@ -241,13 +273,146 @@ def idle_test(name, count):
                 return {"error": f"the server holds {fd_count(server.pid) - base_fds} of {count}"}
             time.sleep(0.05)
         time.sleep(0.3)  # let a thread-per-connection server's threads start
-        rss1 = proc_status(server.pid).get("VmRSS")
+        rss1 = tree_rss(server.pid)
         return {"rss0_kb": rss0, "rss_kb": rss1, "connections": count,
                 "per_conn_bytes": (rss1 - rss0) * 1024 / count}
     finally:
         for s in socks:
             s.close()
         server.stop()
+
+
+#: The servers whose system calls and context switches per request are
+#: counted (the article's claim: multiplexing costs two system calls where
+#: blocking IO costs one), and at which connection counts.
+SYSCALL_SERVERS = ["blocking", "threadpool", "busypoll", "selector", "select", "poll", "asyncio",
+                   "sigio", "uring", "prefork", "tokio", "floor"]
+SYSCALL_CONNECTIONS = [1, 100]
+
+
+def tasks_of(pid):
+    """Every thread of `pid` and of its descendants (a prefork server's
+    workers): /proc/PID/task/TID, following /proc/.../children."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            out.append(f"/proc/{p}/task/{tid}")
+            try:
+                todo.extend(int(c) for c in open(f"/proc/{p}/task/{tid}/children").read().split())
+            except OSError:
+                pass
+    return out
+
+
+def voluntary_switches(pid):
+    total = 0
+    for task in tasks_of(pid):
+        try:
+            for line in open(f"{task}/status"):
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def bench_once(addr, connections, duration, pid=None):
+    """One echo-bench run against `addr`: its JSON summary (or None)."""
+    cmd = ["taskset", "-c", CLIENT_CPU, str(BIN / "echo-bench"), "--addr", addr,
+           "--connections", str(connections), "--threads", "1", "--size", "64",
+           "--duration", str(duration), "--warmup", "0", "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=duration + 60 + 0.003 * connections)
+    lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
+    return json.loads(lines[-1]) if lines else None
+
+
+def parse_strace_summary(text):
+    """`strace -c` summary -> {syscall: calls} (errors counted as calls)."""
+    calls = {}
+    for line in text.splitlines():
+        parts = line.split()
+        # % time, seconds, usecs/call, calls, [errors], syscall
+        if len(parts) >= 5 and parts[0].replace(".", "", 1).isdigit() and parts[-1] != "total":
+            try:
+                calls[parts[-1]] = calls.get(parts[-1], 0) + int(parts[3])
+            except ValueError:
+                pass
+    return calls
+
+
+def syscall_cell(name, connections, duration):
+    """System calls per request (under `strace -c -f`, every thread and
+    child process of the server) and voluntary context switches per request
+    (a separate run without strace, which would add its own stops)."""
+    cmd, _ = SERVERS[name]
+    row = {}
+    # 1. Context switches, no tracer.
+    server = Server(name)
+    try:
+        time.sleep(0.2)
+        before = voluntary_switches(server.pid)
+        summary = bench_once(server.addr, connections, duration)
+        after = voluntary_switches(server.pid)
+        if summary and summary.get("requests"):
+            row["vcsw_per_req"] = (after - before) / summary["requests"]
+    finally:
+        server.stop()
+    # 2. System calls, counted by strace for the server's whole life: the
+    #    bench's requests dominate (setup and shutdown are tens of calls).
+    trace = OUT / f"lab-strace-{name}-{connections}.txt"
+    server = Server(name, ["strace", "-c", "-f", "-o", str(trace), *cmd])
+    requests = 0
+    try:
+        time.sleep(0.3)
+        summary = bench_once(server.addr, connections, duration)
+        requests = (summary or {}).get("requests", 0)
+        # Stop the traced server itself (strace does not pass SIGTERM on);
+        # strace writes its summary when its tracee exits.
+        for task in tasks_of(server.pid)[:1]:
+            for child in open(f"{task}/children").read().split():
+                os.kill(int(child), signal.SIGTERM)
+        try:
+            server.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+    finally:
+        server.stop()
+    calls = parse_strace_summary(trace.read_text()) if trace.exists() else {}
+    if requests and calls:
+        row["requests"] = requests
+        row["syscalls_per_req"] = sum(calls.values()) / requests
+        row["per_req"] = {k: v / requests for k, v in sorted(calls.items(), key=lambda kv: -kv[1])
+                          if v / requests >= 0.01}
+    elif not calls:
+        row["error"] = "no strace summary (is strace installed? bench/lab.sh installs it)"
+    return row
+
+
+def syscall_table(servers, counts, duration):
+    cells = {}
+    have_strace = subprocess.run(["sh", "-c", "command -v strace"], capture_output=True).returncode == 0
+    for name in servers:
+        for connections in counts:
+            key = f"{name}/{connections}"
+            if not have_strace:
+                cells[key] = {"error": "strace is not installed"}
+                continue
+            try:
+                cells[key] = syscall_cell(name, connections, duration)
+            except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
+                cells[key] = {"error": str(e)}
+            c = cells[key]
+            print(f"lab: syscalls {key}: "
+                  + (f"{c['syscalls_per_req']:.2f} calls/req, {c.get('vcsw_per_req', 0):.2f} "
+                     f"voluntary switches/req" if "syscalls_per_req" in c else f"failed: {c}"),
+                  file=sys.stderr)
+    return cells
 
 
 def run_table(table, counts, cells, reps_for, duration_for, warmup, label=""):
@@ -374,6 +539,12 @@ def main():
         print(f"lab: idle {name}: "
               + (f"{statistics.median(ok):.0f} B per connection" if ok else f"failed: {runs}"),
               file=sys.stderr)
+    syscall_servers = [n for n in env_list("LAB_SYSCALLS", SYSCALL_SERVERS) if n in SERVERS]
+    if syscall_servers:
+        result["syscalls"] = {
+            "connections": SYSCALL_CONNECTIONS,
+            "cells": syscall_table(syscall_servers, SYSCALL_CONNECTIONS, 0.5 if QUICK else 2.0),
+        }
     result["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     result["elapsed_s"] = round(time.monotonic() - t0, 1)
     OUT.mkdir(parents=True, exist_ok=True)

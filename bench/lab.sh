@@ -39,6 +39,13 @@ if [ "${LAB_SKIP_WAIT:-}" != 1 ]; then
   # ~30 s: its groups set their own (short) times.
   cargo bench -p synclings-bench --bench wait 2>&1 | tee target/bench/wait.log
 fi
+# The system-call counts (lab.py's syscalls table) need strace: installed
+# here if missing (the lab only; CI never runs this script).
+if ! command -v strace >/dev/null 2>&1; then
+  (apt-get install -y strace >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 \
+     && apt-get install -y strace >/dev/null 2>&1)) \
+    || echo "lab: strace could not be installed: the system-call table will say so" >&2
+fi
 python3 bench/lab.py
 if [ "${LAB_NO_REPORT:-}" != 1 ]; then
   python3 bench/report.py --lab-splice BENCHMARKS.md

@@ -635,6 +635,28 @@ def lab_section(crit):
               f"| {lab_fmt([r['rss_kb'] for r in ok], 1, 1 / 1024)} |")
         w("")
 
+    sc = lab.get("syscalls")
+    if sc:
+        w("### System calls and voluntary context switches per request\n")
+        w("`strace -c -f` on the server (every thread and worker process) for one echo-bench run of "
+          "64-byte requests, divided by the requests answered (setup and shutdown included: tens of "
+          "calls); voluntary context switches from /proc/PID/task/*/status in a second run without "
+          "the tracer. The article: multiplexing costs two system calls (select + recvfrom) where "
+          "blocking IO costs one. The switches of threads that ended before the second count (the blocking "
+          "model's, whose threads end with their connections) are missing.\n")
+        w("| server | connections | system calls / request | the main ones / request | "
+          "voluntary switches / request |")
+        w("|---|---|---|---|---|")
+        for key, c in sc["cells"].items():
+            name, conns = key.rsplit("/", 1)
+            if "syscalls_per_req" not in c:
+                w(f"| {name} | {conns} | failed ({c.get('error')}) | | |")
+                continue
+            top = ", ".join(f"{k} {v:.2f}" for k, v in list(c["per_req"].items())[:4])
+            w(f"| {name} | {conns} | {c['syscalls_per_req']:.2f} | {top} "
+              f"| {c.get('vcsw_per_req', float('nan')):.2f} |")
+        w("")
+
     # One readiness wait.
     waits = {}
     for (group, func), values in crit.items():

@@ -26,19 +26,23 @@ const SERVER: &str = env!("CARGO_BIN_EXE_echo-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_echo-client");
 const BENCH: &str = env!("CARGO_BIN_EXE_echo-bench");
 
-/// The models whose binaries are tested end to end (engineer J's models are
-/// stubs in this copy; add them here once merged).
+/// The models whose binaries are tested end to end: every Unix one, and
+/// the Linux ones on Linux when this machine can run them (io_uring may be
+/// missing or forbidden: then a `skipped:` line says why).
 #[cfg(unix)]
-const MODELS: &[&str] = &[
-    "blocking",
-    "threadpool",
-    "busypoll",
-    "selector",
-    "selector-per-core",
-    "select",
-    "poll",
-    "asyncio",
-];
+fn models() -> Vec<&'static str> {
+    synclings::net::Model::ALL
+        .iter()
+        .filter(|&&m| match synclings::net::check(m) {
+            Ok(()) => true,
+            Err(e) => {
+                println!("skipped: {m}: {e}");
+                false
+            }
+        })
+        .map(|m| m.name())
+        .collect()
+}
 
 /// The selector backends `--model selector --selector NAME` is tested on
 /// (the default, epoll on Linux, is the `selector` model above).
@@ -193,7 +197,7 @@ fn json_number(line: &str, key: &str) -> f64 {
 #[cfg(unix)]
 #[test]
 fn server_client_bench_then_sigterm() {
-    for model in MODELS {
+    for model in models() {
         client_bench_then_sigterm(model, Server::start(model));
     }
 }
@@ -289,7 +293,7 @@ fn bad_flags_are_reported_not_panics() {
 #[test]
 fn descriptor_exhaustion_pauses_instead_of_spinning() {
     // The busy-poll model spins by design: it has nothing to show here.
-    for model in MODELS.iter().filter(|&&m| m != "busypoll") {
+    for model in models().into_iter().filter(|&m| m != "busypoll") {
         let server = Server::start_with(&["--model", model], Some(48));
         let addr = server.addr.clone();
         // More connections than the server has descriptors: some wait in
@@ -332,5 +336,56 @@ fn descriptor_exhaustion_pauses_instead_of_spinning() {
         let (status, out, err) = server.terminate();
         assert!(status.success(), "{model}: exit {status:?}, stderr {err}");
         assert!(out.contains("stopped: accepted"), "{model}: {out}");
+    }
+}
+
+/// The prefork server: a worker killed with SIGKILL is replaced, the
+/// server goes on serving, and the statistics count the replacement.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_prefork_worker_is_replaced() {
+    let server = Server::start_with(&["--model", "prefork"], None);
+    let addr = server.addr.clone();
+    let pid = server.child.as_ref().unwrap().id();
+    let workers = || -> Vec<i32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
+    let serves = || {
+        let Ok(mut stream) = TcpStream::connect(&addr) else {
+            return false;
+        };
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut reply = [0; 4];
+        stream.write_all(b"ping").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && reply == *b"PING"
+    };
+    eventually(DEADLINE, "4 workers are running", || workers().len() == 4);
+    assert!(serves());
+    let victim = workers()[0];
+    // Safety: plain FFI call on a pid of our child's child.
+    assert_eq!(unsafe { libc::kill(victim, libc::SIGKILL) }, 0);
+    eventually(DEADLINE, "the killed worker is replaced", || {
+        let now = workers();
+        now.len() == 4 && !now.contains(&victim)
+    });
+    for _ in 0..8 {
+        assert!(serves(), "served after the replacement");
+    }
+    let last = workers();
+    assert_eq!(last.len(), 4);
+    let (status, out, err) = server.terminate();
+    assert!(status.success(), "exit {status:?}, stderr {err}");
+    assert!(out.contains("workers replaced 1"), "{out}");
+    // The shutdown reached every worker: none is left running.
+    for w in last {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{w}")).exists(),
+            "worker {w} outlived the server"
+        );
     }
 }

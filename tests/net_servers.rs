@@ -533,6 +533,19 @@ fn shutdown_while_busy(model: impl Into<Subject>) {
     });
 }
 
+/// False, with a `skipped:` line naming the cause, if the model cannot run
+/// on this machine (io_uring missing or forbidden, say).
+fn runs_here(subject: impl Into<Subject>) -> bool {
+    let model = subject.into().model;
+    match synclings::net::check(model) {
+        Ok(()) => true,
+        Err(e) => {
+            println!("skipped: {e}");
+            false
+        }
+    }
+}
+
 macro_rules! model_tests {
     ($($(#[$meta:meta])* $module:ident: $model:expr;)*) => {$(
         $(#[$meta])*
@@ -540,36 +553,52 @@ macro_rules! model_tests {
             use super::*;
             #[test]
             fn concurrent_clients_with_random_split_payloads() {
-                concurrent_clients($model);
+                if runs_here($model) {
+                    concurrent_clients($model);
+                }
             }
             #[test]
             fn exact_echo_mode() {
-                exact_mode($model);
+                if runs_here($model) {
+                    exact_mode($model);
+                }
             }
             #[test]
             fn half_close_gets_every_reply_then_eof() {
-                half_close($model);
+                if runs_here($model) {
+                    half_close($model);
+                }
             }
             #[cfg(unix)] // SO_LINGER through libc
             #[test]
             fn abrupt_resets_free_their_slots() {
-                abrupt_reset($model);
+                if runs_here($model) {
+                    abrupt_reset($model);
+                }
             }
             #[test]
             fn a_client_that_never_reads_is_bounded() {
-                client_that_never_reads($model);
+                if runs_here($model) {
+                    client_that_never_reads($model);
+                }
             }
             #[test]
             fn a_flood_past_max_connections_is_refused() {
-                flood_past_max_connections($model);
+                if runs_here($model) {
+                    flood_past_max_connections($model);
+                }
             }
             #[test]
             fn idle_connections_are_closed() {
-                idle_timeout($model);
+                if runs_here($model) {
+                    idle_timeout($model);
+                }
             }
             #[test]
             fn shutdown_while_busy_returns() {
-                shutdown_while_busy($model);
+                if runs_here($model) {
+                    shutdown_while_busy($model);
+                }
             }
         }
     )*};
@@ -586,6 +615,10 @@ model_tests! {
     #[cfg(unix)]
     poll: Model::Poll;
     asyncio: Model::Asyncio;
+    #[cfg(target_os = "linux")]
+    sigio: Model::Sigio;
+    #[cfg(target_os = "linux")]
+    uring: Model::Uring;
     // The selector server on every other backend (`selector` above runs on
     // the default: epoll on Linux).
     #[cfg(unix)]
@@ -950,6 +983,97 @@ mod descriptors {
     #[test]
     fn asyncio_pauses_accept_on_emfile() {
         emfile_does_not_spin(Model::Asyncio);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sigio_pauses_accept_on_emfile() {
+        emfile_does_not_spin(Model::Sigio);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sigio_serves_a_descriptor_past_fd_setsize() {
+        let stats = descriptor_past_fd_setsize(Model::Sigio);
+        assert_eq!(stats.refused, 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn uring_pauses_accept_on_emfile() {
+        if runs_here(Model::Uring) {
+            emfile_does_not_spin(Model::Uring);
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn uring_serves_a_descriptor_past_fd_setsize() {
+        if runs_here(Model::Uring) {
+            let stats = descriptor_past_fd_setsize(Model::Uring);
+            assert_eq!(stats.refused, 0);
+        }
+    }
+
+    /// With `RLIMIT_SIGPENDING` at 0 no real-time signal can be queued: the
+    /// kernel sends a plain `SIGIO` instead, which names no descriptor, and
+    /// the sigio server must rescan every connection. Without that fallback
+    /// the events are lost and the clients wait for replies forever.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sigio_survives_an_overflowing_signal_queue() {
+        let _fd = exclusive();
+        let mut saved = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // Safety: getrlimit/setrlimit read and write one live rlimit.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_SIGPENDING, &mut saved) },
+            0
+        );
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: saved.rlim_max,
+        };
+        assert_eq!(
+            unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &none) },
+            0
+        );
+        struct Restore(libc::rlimit);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                // Safety: as above.
+                unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &self.0) };
+            }
+        }
+        let _restore = Restore(saved);
+        let server = Server::start(Model::Sigio, config());
+        let addr = server.addr;
+        within(
+            DEADLINE,
+            "8 clients served through SIGIO rescans",
+            move || {
+                let clients: Vec<_> = (0..8u64)
+                    .map(|i| {
+                        thread::spawn(move || {
+                            let stream = connect(addr);
+                            for request in 0..20 {
+                                let payload = Rng(i * 100 + request + 1).payload(3000);
+                                let reply = round_trip(&stream, &payload, i + request);
+                                assert!(reply == payload.to_ascii_uppercase(), "client {i}");
+                            }
+                        })
+                    })
+                    .collect();
+                for client in clients {
+                    client.join().unwrap();
+                }
+            },
+        );
+        let stats = server.stop();
+        assert_eq!(stats.accepted, 8, "{stats:?}");
+        assert_eq!(stats.bytes_out, 8 * 20 * 3000, "{stats:?}");
     }
 
     #[test]

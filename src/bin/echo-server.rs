@@ -33,13 +33,15 @@ with one IO model, until Ctrl-C or SIGTERM.
 
 options:
   --model M              blocking, threadpool, busypoll, selector (default),
-                         selector-per-core, select, poll, asyncio
+                         selector-per-core, select, poll, asyncio, sigio
+                         (Linux), uring (Linux), prefork (Unix)
   --addr ADDR            where to listen (default 127.0.0.1:8080; port 0 picks one)
   --max-connections N    connections served at once; more are closed at once (default 1024)
   --max-buffered BYTES   bytes waiting per connection before the server stops reading (default 65536)
   --idle-timeout SECS    close connections idle that long; 0 = never (default 60)
   --exact                echo the bytes unchanged instead of uppercased
-  --workers N            thread-pool / selector-per-core threads (default: the cores)
+  --workers N            thread-pool / selector-per-core threads, prefork
+                         processes (default: the cores)
   --read-chunk BYTES     bytes per read call (default 16384)
   --selector S           the selector models' backend: epoll, poll, select or
                          polling (default: the platform's DefaultSelector)
@@ -53,6 +55,10 @@ struct Options {
 }
 
 fn main() -> ExitCode {
+    // The prefork model's workers are runs of this binary: in one, this
+    // runs the worker and exits.
+    #[cfg(unix)]
+    synclings::ipc::init(synclings::net::ENTRIES);
     let options = match cli::options("echo-server", USAGE, parse(std::env::args().skip(1))) {
         Ok(options) => options,
         Err(code) => return code,
@@ -80,6 +86,7 @@ fn run(Options { model, config }: Options) -> Result<(), String> {
             BackendKind::DEFAULT
         ));
     }
+    net::check(model).map_err(|e| e.to_string())?;
     let listener =
         net::bind(config.addr).map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -108,13 +115,14 @@ fn run(Options { model, config }: Options) -> Result<(), String> {
     let stats = net::serve(model, listener, &config, &shutdown)
         .map_err(|e| format!("the {model} server failed: {e}"))?;
     println!(
-        "stopped: accepted {}, refused {}, closed idle {}, bytes in {}, bytes out {}, peak connections {}",
+        "stopped: accepted {}, refused {}, closed idle {}, bytes in {}, bytes out {}, peak connections {}, workers replaced {}",
         stats.accepted,
         stats.refused,
         stats.closed_idle,
         stats.bytes_in,
         stats.bytes_out,
-        stats.peak_connections
+        stats.peak_connections,
+        stats.workers_replaced
     );
     Ok(())
 }

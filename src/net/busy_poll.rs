@@ -22,7 +22,8 @@ use std::io;
 use std::net::TcpListener;
 use std::time::Instant;
 
-use super::conn::Slab;
+use super::conn::{Conn, Next};
+use super::core::{ConnCount, Conns};
 use super::{ServerConfig, ServerStats, Shutdown};
 
 /// Serves on the calling thread until `shutdown` is requested.
@@ -32,34 +33,31 @@ pub(crate) fn serve(
     shutdown: &Shutdown,
 ) -> io::Result<ServerStats> {
     listener.set_nonblocking(true)?;
-    let mut conns = Slab::default();
-    let mut stats = ServerStats::default();
+    let count = ConnCount::new(config.max_connections);
+    let mut conns = Conns::<Conn>::new(config, &count);
     let mut scratch = vec![0; config.read_chunk.max(1)];
-    // Set while `accept` fails for lack of descriptors: no accept until then.
-    let mut accept_paused_until: Option<Instant> = None;
     while !shutdown.is_requested() {
         let now = Instant::now();
-        let before = (stats.clone(), conns.len());
+        let before = (conns.stats_mut().clone(), conns.len());
         // `conn, addr = s.accept()`, answered at once, usually EWOULDBLOCK.
-        if accept_paused_until.is_none_or(|until| now >= until) {
-            accept_paused_until = conns.accept_batch(&listener, config, &mut stats, now, |_| true);
-        }
+        conns.accept_batch(&listener, now, |_, _| true);
         // `for conn in conn_l: data = conn.recv(1024)`: try them all.
         for id in 0..conns.slots() {
-            let Some(conn) = conns.get_mut(id) else {
+            let Some((conn, stats)) = conns.get_mut(id) else {
                 continue;
             };
             // Try what the connection could do; the socket says whether it can.
             let attempt = conn.interest(config);
-            let next = conn.on_ready(attempt, &mut scratch, config, &mut stats, now);
-            conns.end_turn(id, next, config, &mut stats, now);
+            if conn.on_ready(attempt, &mut scratch, config, stats, now) == Next::Close {
+                conns.close(id);
+            }
         }
-        if (stats.clone(), conns.len()) == before {
+        while conns.expire_idle(now).is_some() {}
+        if (conns.stats_mut().clone(), conns.len()) == before {
             // Nothing happened: let another thread have the core, then poll
             // again (the seed slept here instead).
             std::thread::yield_now();
         }
     }
-    conns.close_all(&mut stats);
-    Ok(stats)
+    Ok(conns.finish())
 }

@@ -59,36 +59,153 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::selector::{Backend, BackendKind, Notifier, WithBackend};
+use crate::selector::{BackendKind, Notifier};
 
 pub mod protocol;
 
-mod blocking;
-mod busy_poll;
 mod conn;
-mod selector_per_core;
-mod selector_server;
-mod thread_pool;
-
-// What exists where: the only `cfg`s of the servers. The raw select(2) and
-// poll(2) loops and the asyncio server are Unix only; elsewhere their models
-// are an error.
-#[cfg(unix)]
-mod asyncio_server;
-#[cfg(unix)]
-mod poll_loop;
-#[cfg(unix)]
-mod select_loop;
-#[cfg(not(unix))]
-mod unavailable;
-#[cfg(not(unix))]
-use self::unavailable::{asyncio_server, poll_loop, select_loop};
+mod core;
 #[cfg(unix)]
 #[path = "os/unix.rs"]
 mod os;
 #[cfg(windows)]
 #[path = "os/windows.rs"]
 mod os;
+mod unavailable;
+
+pub(crate) use self::core::accept_pause;
+
+/// The entry points of the models that run in worker processes (the
+/// prefork model): a binary that serves them calls
+/// `synclings::ipc::init(synclings::net::ENTRIES)` first thing in `main`,
+/// or lists them in its own table.
+#[cfg(unix)]
+pub static ENTRIES: &[crate::ipc::Entry] = &[prefork::WORKER];
+
+/// The model table: one line per IO model, with its module and where it
+/// exists. It makes [`Model`], [`Model::ALL`], the names and [`serve`]'s
+/// dispatch; a model whose platform is not this one is an `Unsupported`
+/// error (`unavailable.rs`). A new model is one module that exports
+/// `serve(listener, &config, &shutdown)` and one line here.
+macro_rules! models {
+    ($(
+        $(#[doc = $doc:literal])*
+        $model:ident = $name:literal, $module:ident, [$($cfg:tt)*], $needs:literal
+        $(, probe $probe:ident)?;
+    )*) => {
+        /// An IO model: which module serves the connections.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Model {
+            $($(#[doc = $doc])* $model,)*
+        }
+
+        impl Model {
+            /// Every model, in the article's order.
+            pub const ALL: &'static [Model] = &[$(Model::$model),*];
+
+            /// The command-line name (`"selector-per-core"`, ...).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Model::$model => $name,)*
+                }
+            }
+
+            /// True if this platform has the model (where it does not,
+            /// [`serve`] answers `Unsupported`).
+            pub const fn is_available(self) -> bool {
+                match self {
+                    $(Model::$model => cfg!($($cfg)*),)*
+                }
+            }
+
+            /// The platforms that have the model, in words.
+            pub const fn needs(self) -> &'static str {
+                match self {
+                    $(Model::$model => $needs,)*
+                }
+            }
+
+            /// The model's own check of this machine (a kernel feature, say).
+            fn probe(self) -> io::Result<()> {
+                match self {
+                    $(Model::$model => {
+                        $(return $module::$probe();)?
+                        #[allow(unreachable_code)]
+                        Ok(())
+                    })*
+                }
+            }
+
+            fn serve(
+                self,
+                listener: TcpListener,
+                config: &ServerConfig,
+                shutdown: &Shutdown,
+            ) -> io::Result<ServerStats> {
+                match self {
+                    $(Model::$model => $module::serve(listener, config, shutdown),)*
+                }
+            }
+        }
+
+        $(
+            #[cfg($($cfg)*)]
+            mod $module;
+            #[cfg(not($($cfg)*))]
+            mod $module {
+                use super::*;
+
+                /// Not on this platform: an `Unsupported` error.
+                pub(crate) fn serve(
+                    _: TcpListener,
+                    _: &ServerConfig,
+                    _: &Shutdown,
+                ) -> io::Result<ServerStats> {
+                    Err(unavailable::error(Model::$model))
+                }
+
+                $(
+                    /// Not on this platform: an `Unsupported` error.
+                    pub(crate) fn $probe() -> io::Result<()> {
+                        Err(unavailable::error(Model::$model))
+                    }
+                )?
+            }
+        )*
+    };
+}
+
+models! {
+    /// A thread per connection, blocking reads and writes.
+    Blocking = "blocking", blocking, [all()], "every platform";
+    /// A fixed pool of threads, each serving one connection at a time.
+    ThreadPool = "threadpool", thread_pool, [all()], "every platform";
+    /// Non-blocking sockets polled in a loop (the article's non-blocking IO).
+    BusyPoll = "busypoll", busy_poll, [all()], "every platform";
+    /// One thread, one selector (the seed's `selectors` server), on
+    /// [`ServerConfig::selector`].
+    Selector = "selector", selector_server, [all()], "every platform";
+    /// One selector thread per core.
+    SelectorPerCore = "selector-per-core", selector_per_core, [all()], "every platform";
+    /// A raw `select(2)` loop (Unix only).
+    Select = "select", select_loop, [unix], "Unix";
+    /// A raw `poll(2)` loop (Unix only).
+    Poll = "poll", poll_loop, [unix], "Unix";
+    /// One event loop, a task per connection (the seed's asyncio server;
+    /// Unix only: its reactor keys sources by descriptor).
+    Asyncio = "asyncio", asyncio_server, [unix], "Unix (synclings::asyncio)";
+    /// Signal-driven IO (the article's model 4): `O_ASYNC` sockets, a
+    /// real-time signal per readiness change, consumed with `signalfd`
+    /// (Linux only).
+    Sigio = "sigio", sigio, [target_os = "linux"], "Linux (F_SETSIG, signalfd)";
+    /// Asynchronous IO (the article's model 5): io_uring, the kernel does
+    /// the reads and writes and reports completions (Linux only).
+    Uring = "uring", uring, [target_os = "linux"], "Linux (io_uring)", probe probe;
+    /// Pre-forked processes (exam question 10's ForkingMixIn):
+    /// [`ServerConfig::workers`] processes, each a selector loop on the
+    /// shared listener (Unix only).
+    Prefork = "prefork", prefork, [unix], "Unix (synclings::ipc)";
+}
 
 /// What the echo servers send back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -179,56 +296,6 @@ impl ServerConfig {
     }
 }
 
-/// An IO model: which module serves the connections.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Model {
-    /// A thread per connection, blocking reads and writes.
-    Blocking,
-    /// A fixed pool of threads, each serving one connection at a time.
-    ThreadPool,
-    /// Non-blocking sockets polled in a loop (the article's non-blocking IO).
-    BusyPoll,
-    /// One thread, one selector (the seed's `selectors` server), on
-    /// [`ServerConfig::selector`].
-    Selector,
-    /// One selector thread per core.
-    SelectorPerCore,
-    /// A raw `select(2)` loop (Unix only).
-    Select,
-    /// A raw `poll(2)` loop (Unix only).
-    Poll,
-    /// One event loop, a task per connection (the seed's asyncio server).
-    Asyncio,
-}
-
-impl Model {
-    /// Every model, in the article's order.
-    pub const ALL: [Model; 8] = [
-        Model::Blocking,
-        Model::ThreadPool,
-        Model::BusyPoll,
-        Model::Selector,
-        Model::SelectorPerCore,
-        Model::Select,
-        Model::Poll,
-        Model::Asyncio,
-    ];
-
-    /// The command-line name (`"selector-per-core"`, ...).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Model::Blocking => "blocking",
-            Model::ThreadPool => "threadpool",
-            Model::BusyPoll => "busypoll",
-            Model::Selector => "selector",
-            Model::SelectorPerCore => "selector-per-core",
-            Model::Select => "select",
-            Model::Poll => "poll",
-            Model::Asyncio => "asyncio",
-        }
-    }
-}
-
 impl fmt::Display for Model {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -259,7 +326,8 @@ impl FromStr for Model {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Model::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|m| m.name() == s)
             .ok_or_else(|| UnknownModel(s.to_owned()))
     }
@@ -359,7 +427,7 @@ impl fmt::Debug for Shutdown {
 }
 
 /// What a server did, returned when it stops.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServerStats {
     /// Connections admitted (served, or queued to be served).
     pub accepted: u64,
@@ -374,6 +442,8 @@ pub struct ServerStats {
     pub bytes_out: u64,
     /// The most connections open at once.
     pub peak_connections: usize,
+    /// Worker processes that died and were replaced (the prefork model).
+    pub workers_replaced: u64,
 }
 
 /// A server running on its own thread, from [`start`].
@@ -432,6 +502,7 @@ impl fmt::Debug for RunningServer {
 /// (zero `read_chunk`, `max_buffered` or `workers`, a zero idle timeout).
 pub fn start(model: Model, config: ServerConfig) -> io::Result<RunningServer> {
     config.validate()?;
+    check(model)?;
     let listener = bind(config.addr)?;
     let local_addr = listener.local_addr()?;
     let shutdown = Shutdown::new();
@@ -476,58 +547,28 @@ pub fn serve(
     shutdown: &Shutdown,
 ) -> io::Result<ServerStats> {
     config.validate()?;
-    match model {
-        Model::Blocking => blocking::serve(listener, config, shutdown),
-        Model::ThreadPool => thread_pool::serve(listener, config, shutdown),
-        Model::BusyPoll => busy_poll::serve(listener, config, shutdown),
-        Model::Selector | Model::SelectorPerCore => config.selector.with(OnSelector {
-            model,
-            listener,
-            config,
-            shutdown,
-        })?,
-        Model::Select => select_loop::serve(listener, config, shutdown),
-        Model::Poll => poll_loop::serve(listener, config, shutdown),
-        Model::Asyncio => asyncio_server::serve(listener, config, shutdown),
+    check(model)?;
+    model.serve(listener, config, shutdown)
+}
+
+/// Checks that `model` can run here: on this platform, and with what it
+/// needs of the kernel (io_uring with multishot recv, for
+/// [`Model::Uring`]). The error (`Unsupported`) names the cause; [`start`]
+/// and [`serve`] check first.
+///
+/// ```
+/// use synclings::net::{self, Model};
+///
+/// assert!(net::check(Model::Selector).is_ok());
+/// if let Err(e) = net::check(Model::Uring) {
+///     println!("no io_uring here: {e}");
+/// }
+/// ```
+pub fn check(model: Model) -> io::Result<()> {
+    if !model.is_available() {
+        return Err(unavailable::error(model));
     }
-}
-
-/// A selector model, once `config.selector` names its backend `B`: each
-/// backend gets its own statically dispatched copy of the server.
-struct OnSelector<'a> {
-    model: Model,
-    listener: TcpListener,
-    config: &'a ServerConfig,
-    shutdown: &'a Shutdown,
-}
-
-impl WithBackend for OnSelector<'_> {
-    type Output = io::Result<ServerStats>;
-
-    fn run<B: Backend>(self) -> Self::Output {
-        let OnSelector {
-            model,
-            listener,
-            config,
-            shutdown,
-        } = self;
-        match model {
-            Model::SelectorPerCore => selector_per_core::serve::<B>(listener, config, shutdown),
-            _ => selector_server::serve::<B>(listener, config, shutdown),
-        }
-    }
-}
-
-/// How long to stop accepting after running out of descriptors or memory.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-
-/// What to do with an accept error: `EMFILE`/`ENFILE`/`ENOBUFS`/`ENOMEM` →
-/// `Some(pause)`: stop accepting for a moment instead of spinning (the
-/// pending connection stays readable on the listener, so retrying at once
-/// would fail again at once); anything else (`ECONNABORTED`, `EINTR`,
-/// `WouldBlock`, a peer that reset before we accepted...) → `None`: go on.
-pub(crate) fn accept_pause(e: &io::Error) -> Option<Duration> {
-    os::is_exhaustion(e).then_some(ACCEPT_PAUSE)
+    model.probe()
 }
 
 #[cfg(test)]
@@ -536,7 +577,7 @@ mod tests {
 
     #[test]
     fn model_names_round_trip() {
-        for model in Model::ALL {
+        for &model in Model::ALL {
             assert_eq!(model.to_string().parse::<Model>(), Ok(model));
         }
         let err = "epoll".parse::<Model>().unwrap_err();

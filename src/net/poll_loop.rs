@@ -23,7 +23,8 @@ use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-use super::conn::{timeout_until, Next, Slab};
+use super::conn::{Conn, Next};
+use super::core::{ConnCount, Conns};
 use super::{ServerConfig, ServerStats, Shutdown};
 // The `pollfd` helpers and the call are the ones `PollSelector` uses; a
 // hang-up or an error is reported to whichever the connection waits for,
@@ -40,10 +41,9 @@ pub(crate) fn serve(
     listener.set_nonblocking(true)?;
     let wake = SelfPipe::new()?;
     shutdown.notify_on_request(wake.notifier());
-    let mut conns = Slab::default();
-    let mut stats = ServerStats::default();
+    let count = ConnCount::new(config.max_connections);
+    let mut conns = Conns::<Conn>::new(config, &count);
     let mut scratch = vec![0; config.read_chunk.max(1)];
-    let mut accept_paused_until: Option<Instant> = None;
     // Reused across rounds: entry 0 is the wake pipe, 1 the listener, then
     // one per connection, whose slab id is in `owners` at the same index - 2.
     let mut fds: Vec<libc::pollfd> = Vec::new();
@@ -52,25 +52,21 @@ pub(crate) fn serve(
         if shutdown.is_requested() {
             break Ok(());
         }
+        let now = Instant::now();
         fds.clear();
         owners.clear();
         fds.push(pollfd(wake.fd(), libc::POLLIN));
-        let listener_fd = match accept_paused_until {
-            None => listener.as_raw_fd(),
-            Some(_) => -1, // ignored by the kernel
+        let listener_fd = match conns.accepting(now) {
+            true => listener.as_raw_fd(),
+            false => -1, // ignored by the kernel
         };
         fds.push(pollfd(listener_fd, libc::POLLIN));
-        let mut next_idle = None;
         for (id, conn) in conns.iter() {
             let events = poll_events(conn.interest(config));
             fds.push(pollfd(conn.stream().as_raw_fd(), events));
             owners.push(id);
-            let deadline = config.idle_timeout.map(|t| conn.idle_deadline(t));
-            // The earlier of the two (`None`: no deadline).
-            next_idle = next_idle.into_iter().chain(deadline).min();
         }
-        let timeout = timeout_until(Instant::now(), [next_idle, accept_paused_until]);
-        if let Err(e) = poll(&mut fds, timeout) {
+        if let Err(e) = poll(&mut fds, conns.timeout(now)) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
@@ -80,27 +76,28 @@ pub(crate) fn serve(
         if fds[0].revents != 0 {
             wake.drain();
         }
-        if accept_paused_until.is_some_and(|until| now >= until) {
-            accept_paused_until = None;
-        } else if from_revents(fds[1].revents).is_readable() {
-            accept_paused_until = conns.accept_batch(&listener, config, &mut stats, now, |_| true);
+        if from_revents(fds[1].revents).is_readable() {
+            conns.accept_batch(&listener, now, |_, _| true);
         }
         // The O(n) scan: every revents, however few are set.
         for (entry, &id) in fds[2..].iter().zip(&owners) {
-            let Some(conn) = conns.get_mut(id) else {
+            let Some((conn, stats)) = conns.get_mut(id) else {
                 continue;
             };
             let asked = from_revents(entry.events);
             let events = from_revents(entry.revents) & asked;
-            let mut next = Next::Keep;
-            if entry.revents & libc::POLLNVAL != 0 {
-                next = Next::Close; // cannot happen: we own the socket
+            let next = if entry.revents & libc::POLLNVAL != 0 {
+                Next::Close // cannot happen: we own the socket
             } else if !events.is_empty() {
-                next = conn.on_ready(events, &mut scratch, config, &mut stats, now);
+                conn.on_ready(events, &mut scratch, config, stats, now)
+            } else {
+                Next::Keep
+            };
+            if next == Next::Close {
+                conns.close(id);
             }
-            conns.end_turn(id, next, config, &mut stats, now);
         }
+        while conns.expire_idle(now).is_some() {}
     };
-    conns.close_all(&mut stats);
-    result.map(|()| stats)
+    result.map(|()| conns.finish())
 }

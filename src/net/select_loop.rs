@@ -27,7 +27,8 @@ use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-use super::conn::{timeout_until, Next, Slab};
+use super::conn::{Conn, Next};
+use super::core::{ConnCount, Conns};
 use super::{ServerConfig, ServerStats, Shutdown};
 // (3) `fits`: does a descriptor have a bit in an `fd_set`? The sets and the
 // call are the ones `SelectSelector` uses.
@@ -56,23 +57,22 @@ pub(crate) fn serve(
             ));
         }
     }
-    let mut conns = Slab::default();
-    let mut stats = ServerStats::default();
+    let count = ConnCount::new(config.max_connections);
+    let mut conns = Conns::<Conn>::new(config, &count);
     let mut scratch = vec![0; config.read_chunk.max(1)];
-    let mut accept_paused_until: Option<Instant> = None;
     let mut warned = false;
     let result = loop {
         if shutdown.is_requested() {
             break Ok(());
         }
+        let now = Instant::now();
         // (1) Build the sets from scratch: select overwrote the last ones.
         let mut read = FdSet::new();
         let mut write = FdSet::new();
         read.insert(wake.fd());
-        if accept_paused_until.is_none() {
+        if conns.accepting(now) {
             read.insert(listener_fd);
         }
-        let mut next_idle = None;
         for (_, conn) in conns.iter() {
             let fd = conn.stream().as_raw_fd();
             let interest = conn.interest(config);
@@ -82,12 +82,8 @@ pub(crate) fn serve(
             if interest.is_writable() {
                 write.insert(fd);
             }
-            let deadline = config.idle_timeout.map(|t| conn.idle_deadline(t));
-            // The earlier of the two (`None`: no deadline).
-            next_idle = next_idle.into_iter().chain(deadline).min();
         }
-        let timeout = timeout_until(Instant::now(), [next_idle, accept_paused_until]);
-        if let Err(e) = select(&mut read, &mut write, timeout) {
+        if let Err(e) = select(&mut read, &mut write, conns.timeout(now)) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
@@ -97,11 +93,9 @@ pub(crate) fn serve(
         if read.contains(wake.fd()) {
             wake.drain();
         }
-        if accept_paused_until.is_some_and(|until| now >= until) {
-            accept_paused_until = None;
-        } else if accept_paused_until.is_none() && read.contains(listener_fd) {
-            let admit = |stream: &std::net::TcpStream| {
-                let fd = stream.as_raw_fd();
+        if read.contains(listener_fd) {
+            let admit = |_: usize, conn: &mut Conn| {
+                let fd = conn.stream().as_raw_fd();
                 if !fits(fd) {
                     if !warned {
                         warned = true;
@@ -114,11 +108,11 @@ pub(crate) fn serve(
                 }
                 true
             };
-            accept_paused_until = conns.accept_batch(&listener, config, &mut stats, now, admit);
+            conns.accept_batch(&listener, now, admit);
         }
         // (2) The O(n) scan: ask every connection whether its bit is set.
         for id in 0..conns.slots() {
-            let Some(conn) = conns.get_mut(id) else {
+            let Some((conn, stats)) = conns.get_mut(id) else {
                 continue;
             };
             let fd = conn.stream().as_raw_fd();
@@ -129,13 +123,13 @@ pub(crate) fn serve(
             if write.contains(fd) {
                 events |= Interest::WRITE;
             }
-            let mut next = Next::Keep;
-            if !events.is_empty() {
-                next = conn.on_ready(events, &mut scratch, config, &mut stats, now);
+            if !events.is_empty()
+                && conn.on_ready(events, &mut scratch, config, stats, now) == Next::Close
+            {
+                conns.close(id);
             }
-            conns.end_turn(id, next, config, &mut stats, now);
         }
+        while conns.expire_idle(now).is_some() {}
     };
-    conns.close_all(&mut stats);
-    result.map(|()| stats)
+    result.map(|()| conns.finish())
 }

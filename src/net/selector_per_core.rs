@@ -22,15 +22,24 @@ use std::io;
 use std::net::TcpListener;
 use std::thread;
 
-use super::conn::ConnCount;
+use super::core::{total, ConnCount};
 use super::{selector_server, ServerConfig, ServerStats, Shutdown};
 use crate::selector::{Backend, BaseSelector};
 
+/// Serves with `config.workers` event loops on the backend `config.selector`
+/// names.
+pub(crate) fn serve(
+    listener: TcpListener,
+    config: &ServerConfig,
+    shutdown: &Shutdown,
+) -> io::Result<ServerStats> {
+    selector_server::on_backend(listener, config, shutdown, true)
+}
+
 /// Serves with `config.workers` event loops (the calling thread is one of
-/// them), each on a selector of backend `B` (`net::serve` picks it from
-/// `config.selector`), until `shutdown` is requested, or until one loop
-/// fails.
-pub(crate) fn serve<B: Backend>(
+/// them), each on a selector of backend `B`, until `shutdown` is requested,
+/// or until one loop fails.
+pub(crate) fn serve_on<B: Backend>(
     listener: TcpListener,
     config: &ServerConfig,
     shutdown: &Shutdown,
@@ -78,15 +87,5 @@ pub(crate) fn serve<B: Backend>(
         }
         results
     });
-    let mut total = ServerStats::default();
-    for stats in results {
-        let stats = stats?;
-        total.accepted += stats.accepted;
-        total.refused += stats.refused;
-        total.closed_idle += stats.closed_idle;
-        total.bytes_in += stats.bytes_in;
-        total.bytes_out += stats.bytes_out;
-    }
-    total.peak_connections = count.peak();
-    Ok(total)
+    Ok(total(results.into_iter().collect::<io::Result<Vec<_>>>()?))
 }

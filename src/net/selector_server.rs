@@ -35,11 +35,10 @@ use std::io;
 use std::net::TcpListener;
 use std::time::Instant;
 
-use super::conn::{
-    accept, timeout_until, Accepted, ConnCount, IdleTimer, Next, Slab, ACCEPT_BATCH,
-};
-use super::{ServerConfig, ServerStats, Shutdown};
-use crate::selector::{Backend, BaseSelector, Interest};
+use super::conn::{Conn, Next};
+use super::core::{AcceptTurn, Admit, ConnCount, Conns};
+use super::{selector_per_core, ServerConfig, ServerStats, Shutdown};
+use crate::selector::{Backend, BaseSelector, Interest, WithBackend};
 
 /// The data registered with each socket: what to do when it is ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,73 +49,111 @@ pub(crate) enum Callback {
     Conn(usize),
 }
 
-/// Serves on the calling thread until `shutdown` is requested, on backend
-/// `B` (`net::serve` picks it from `config.selector`).
-pub(crate) fn serve<B: Backend>(
+/// Serves on the calling thread until `shutdown` is requested, on the
+/// backend `config.selector` names.
+pub(crate) fn serve(
     listener: TcpListener,
     config: &ServerConfig,
     shutdown: &Shutdown,
 ) -> io::Result<ServerStats> {
-    listener.set_nonblocking(true)?;
-    let count = ConnCount::new(config.max_connections);
-    let sel = BaseSelector::<Callback, B>::new()?;
-    let mut stats = run(sel, &listener, config, shutdown, &count)?;
-    stats.peak_connections = count.peak();
-    Ok(stats)
+    on_backend(listener, config, shutdown, false)
+}
+
+/// The selector models, once `config.selector` names its backend `B`: each
+/// backend gets its own statically dispatched copy of the server (one loop,
+/// or one per core).
+pub(crate) fn on_backend(
+    listener: TcpListener,
+    config: &ServerConfig,
+    shutdown: &Shutdown,
+    per_core: bool,
+) -> io::Result<ServerStats> {
+    struct OnSelector<'a> {
+        listener: TcpListener,
+        config: &'a ServerConfig,
+        shutdown: &'a Shutdown,
+        per_core: bool,
+    }
+    impl WithBackend for OnSelector<'_> {
+        type Output = io::Result<ServerStats>;
+
+        fn run<B: Backend>(self) -> Self::Output {
+            let OnSelector {
+                listener,
+                config,
+                shutdown,
+                per_core,
+            } = self;
+            if per_core {
+                return selector_per_core::serve_on::<B>(listener, config, shutdown);
+            }
+            listener.set_nonblocking(true)?;
+            let count = ConnCount::new(config.max_connections);
+            let sel = BaseSelector::<Callback, B>::new()?;
+            run(sel, &listener, config, shutdown, &count)
+        }
+    }
+    config.selector.with(OnSelector {
+        listener,
+        config,
+        shutdown,
+        per_core,
+    })?
 }
 
 /// One event loop on a non-blocking `listener`, which other loops may share
-/// (each with its own selector): `count` holds the connections of them all.
-/// The selector is made by the caller, before any loop accepts: a loop that
-/// started late could find every descriptor taken by the others' clients.
+/// (each with its own selector; other threads, or other processes):
+/// `admission` holds the connections of them all. The selector is made by
+/// the caller, before any loop accepts: a loop that started late could find
+/// every descriptor taken by the others' clients.
 pub(crate) fn run<B: Backend>(
     mut sel: BaseSelector<Callback, B>,
     listener: &TcpListener,
     config: &ServerConfig,
     shutdown: &Shutdown,
-    count: &ConnCount,
+    admission: &dyn Admit,
 ) -> io::Result<ServerStats> {
     shutdown.notify_on_request(sel.notifier());
     sel.register(listener, Interest::READ, Callback::Accept)?;
     let mut server = Loop {
         sel,
         listener,
-        config,
-        count,
-        conns: Slab::default(),
-        idle: IdleTimer::new(config.idle_timeout),
-        stats: ServerStats::default(),
+        listening: true,
+        conns: Conns::new(config, admission),
         scratch: vec![0; config.read_chunk.max(1)],
-        accept_paused_until: None,
     };
     let result = server.run(shutdown);
-    server.close_all();
-    result.map(|()| server.stats)
+    let Loop {
+        mut sel,
+        mut conns,
+        listening,
+        ..
+    } = server;
+    conns.close_all(|conn| {
+        let _ = sel.unregister(conn.stream());
+    });
+    if listening {
+        let _ = sel.unregister(listener);
+    }
+    result.map(|()| conns.finish())
 }
 
 struct Loop<'a, B: Backend> {
     sel: BaseSelector<Callback, B>,
     listener: &'a TcpListener,
-    config: &'a ServerConfig,
-    count: &'a ConnCount,
-    conns: Slab,
-    idle: IdleTimer,
-    stats: ServerStats,
+    /// False during an accept pause: the listener is out of the selector
+    /// (level-triggered, it would wake us at once).
+    listening: bool,
+    conns: Conns<'a, Conn>,
     /// Where every read lands: connections own no read buffer.
     scratch: Vec<u8>,
-    /// Set while `accept` fails for lack of descriptors: the listener is out
-    /// of the selector until then (level-triggered, it would wake us at once).
-    accept_paused_until: Option<Instant>,
 }
 
 impl<B: Backend> Loop<'_, B> {
     fn run(&mut self, shutdown: &Shutdown) -> io::Result<()> {
         let mut ready = Vec::new();
         while !shutdown.is_requested() {
-            let timeout = timeout_until(
-                Instant::now(),
-                [self.idle.next_deadline(), self.accept_paused_until],
-            );
+            let timeout = self.conns.timeout(Instant::now());
             self.sel.select_into(timeout, &mut ready)?;
             let now = Instant::now();
             for &(fd, events) in &ready {
@@ -130,14 +167,13 @@ impl<B: Backend> Loop<'_, B> {
                     Callback::Conn(id) => self.on_conn(id, events, now),
                 }
             }
-            if self.accept_paused_until.is_some_and(|until| now >= until) {
+            if !self.listening && self.conns.accepting(now) {
                 self.sel
                     .register(self.listener, Interest::READ, Callback::Accept)?;
-                self.accept_paused_until = None;
+                self.listening = true;
             }
-            while let Some(id) = self.idle.pop_expired(&self.conns, now) {
-                self.close(id);
-                self.stats.closed_idle += 1;
+            while let Some((_, conn)) = self.conns.expire_idle(now) {
+                let _ = self.sel.unregister(conn.stream());
             }
         }
         Ok(())
@@ -145,46 +181,26 @@ impl<B: Backend> Loop<'_, B> {
 
     /// The seed's `accept` callback.
     fn on_accept(&mut self, now: Instant) -> io::Result<()> {
-        for _ in 0..ACCEPT_BATCH {
-            let count = self.count;
-            match accept(self.listener, |_| count.try_admit(), &mut self.stats, now) {
-                Accepted::New(conn) => {
-                    let id = self.conns.insert(conn);
-                    let conn = self.conns.get(id).expect("just inserted");
-                    if self
-                        .sel
-                        .register(conn.stream(), Interest::READ, Callback::Conn(id))
-                        .is_err()
-                    {
-                        // Refused after all (select(2) cannot watch a
-                        // descriptor past FD_SETSIZE, say): closed at once.
-                        self.conns.remove(id);
-                        self.count.release();
-                        self.stats.accepted -= 1;
-                        self.stats.refused += 1;
-                        continue;
-                    }
-                    self.idle.track(id, conn, &self.conns);
-                }
-                Accepted::Refused | Accepted::Failed => {}
-                Accepted::Empty => break,
-                Accepted::Pause(pause) => {
-                    self.sel.unregister(self.listener)?;
-                    self.accept_paused_until = Some(now + pause);
-                    break;
-                }
-            }
+        let sel = &mut self.sel;
+        let turn = self.conns.accept_batch(self.listener, now, |id, conn| {
+            sel.register(conn.stream(), Interest::READ, Callback::Conn(id))
+                .is_ok()
+        });
+        if turn == AcceptTurn::Paused {
+            self.sel.unregister(self.listener)?;
+            self.listening = false;
         }
         Ok(())
     }
 
     /// The seed's `read` callback, and its missing half: write what is left.
     fn on_conn(&mut self, id: usize, events: Interest, now: Instant) {
-        let Some(conn) = self.conns.get_mut(id) else {
+        let config = self.conns.config();
+        let Some((conn, stats)) = self.conns.get_mut(id) else {
             return;
         };
-        let next = conn.on_ready(events, &mut self.scratch, self.config, &mut self.stats, now);
-        let interest = conn.interest(self.config);
+        let next = conn.on_ready(events, &mut self.scratch, config, stats, now);
+        let interest = conn.interest(config);
         // Python's modify; the kernel is asked only if the interest changed.
         let keep = next == Next::Keep
             && self
@@ -192,27 +208,10 @@ impl<B: Backend> Loop<'_, B> {
                 .modify(conn.stream(), interest, Callback::Conn(id))
                 .is_ok();
         if !keep {
-            self.close(id);
-        }
-    }
-
-    fn close(&mut self, id: usize) {
-        if let Some(conn) = self.conns.remove(id) {
-            // Unregister before the socket closes (the selector's contract).
-            let _ = self.sel.unregister(conn.stream());
-            self.count.release();
-        }
-    }
-
-    /// At shutdown: one last write of what is pending, then close everything.
-    fn close_all(&mut self) {
-        for mut conn in self.conns.drain() {
-            conn.flush_before_close(&mut self.stats);
-            let _ = self.sel.unregister(conn.stream());
-            self.count.release();
-        }
-        if self.accept_paused_until.is_none() {
-            let _ = self.sel.unregister(self.listener);
+            if let Some(conn) = self.conns.close(id) {
+                // Unregister before the socket closes (the selector's contract).
+                let _ = self.sel.unregister(conn.stream());
+            }
         }
     }
 }

@@ -3,10 +3,40 @@
 
 use std::time::Duration;
 
-/// utime + stime of process `pid` (all its threads, those that ended too);
-/// `None` if it cannot be read.
+/// utime + stime of process `pid` (all its threads, those that ended
+/// too) and of its live descendants (a prefork server's workers); `None` if
+/// `pid` cannot be read.
 #[cfg(target_os = "linux")]
 pub fn process_cpu(pid: u32) -> Option<Duration> {
+    let mut total = own_cpu(pid)?;
+    let mut todo = children(pid);
+    while let Some(child) = todo.pop() {
+        total += own_cpu(child).unwrap_or_default();
+        todo.extend(children(child));
+    }
+    Some(total)
+}
+
+/// The children of every thread of `pid` (`/proc/PID/task/TID/children`).
+#[cfg(target_os = "linux")]
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// utime + stime of process `pid` alone.
+#[cfg(target_os = "linux")]
+fn own_cpu(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces: count from its `)`.
     let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
