@@ -11,5 +11,5 @@ synclings_suites::condition_suite!(synclings::Condition);
 synclings_suites::timer_suite!(synclings::Timer);
 synclings_suites::queue_suite!(synclings::Queue);
 synclings_suites::thread_pool_suite!(synclings::ThreadPool);
-#[cfg(feature = "asyncio")]
+#[cfg(unix)]
 synclings_suites::block_on_suite!(synclings::asyncio::run);
