@@ -8,8 +8,9 @@ against the library in the working tree, with the same bench code.
   BENCH   a bench of the synclings-bench package (queue, ipc, primitives, ...)
 
 It checks BASE out into target/ab/base (a git worktree), copies this tree's
-bench/ package over it (so both sides run the same benchmark code; the bench
-must compile against the old library), builds both, then runs them
+source of the bench over BASE's (so both sides run the same benchmark code;
+it must compile against the old library; a bench whose body lives in
+benches/unix/ or benches/linux/ is copied from there), builds both, then runs them
 alternately REPS times (A B, B A, A B, ...: neither always goes first) and
 prints, for each benchmark, after/before throughput paired by repetition:
 median [min-max] (above 1x: the working tree is faster).
@@ -69,9 +70,10 @@ def main():
         run(["git", "worktree", "remove", "--force", base_tree], cwd=ROOT)
     run(["git", "worktree", "add", "--detach", "-q", base_tree, args.base], cwd=ROOT)
     try:
-        shutil.rmtree(os.path.join(base_tree, "bench"))
-        shutil.copytree(os.path.join(ROOT, "bench"), os.path.join(base_tree, "bench"))
-        shutil.copy(os.path.join(ROOT, "Cargo.lock"), base_tree)
+        benches = os.path.join(ROOT, "bench", "benches")
+        source = next(p for p in (os.path.join(benches, d, args.bench + ".rs")
+                                  for d in ("unix", "linux", ".")) if os.path.exists(p))
+        shutil.copy(source, os.path.join(base_tree, "bench", "benches", args.bench + ".rs"))
         before = build(base_tree, os.path.join(ROOT, "target", "ab", "target"), args.bench)
         after = build(ROOT, os.path.join(ROOT, "target"), args.bench)
         ratios, rates = {}, {}

@@ -46,7 +46,8 @@ pub fn main() -> ExitCode {
 enum Then {
     /// Waits until killed.
     Hang,
-    /// Exits at once (without dropping the child's handle, which would kill it).
+    /// Exits once the test has seen the child running (without dropping the
+    /// child's handle, which would kill it).
     Exit,
 }
 
@@ -61,6 +62,9 @@ fn middle((mut conn, backend, daemon, then): (Connection, Backend, bool, Then)) 
     assert_eq!(child.is_daemon(), daemon);
     conn.send(&child.pid()).unwrap();
     if then == Then::Exit {
+        // Exiting before the test has checked that the child runs would let
+        // the child's end race that check.
+        let _go: () = conn.recv().unwrap();
         std::process::exit(0);
     }
     loop {
@@ -106,18 +110,22 @@ impl Drop for Reap {
     }
 }
 
-/// Starts `middle`, returns it and its child's pid.
+/// Starts `middle`, returns it and its child's pid once the child is seen
+/// running; then lets a `Then::Exit` middle exit.
 fn start_middle(daemon: bool, then: Then) -> (Process, u32) {
     let (mut ours, theirs) = ipc::pipe(true).unwrap();
     let args = (&theirs, ipc::backend(), daemon, then);
     let middle = Process::spawn("middle", &args).unwrap();
     drop(theirs);
-    let pid: u32 = within(
+    let (pid, mut ours): (u32, Connection) = within(
         DEADLINE,
         "the middle process reports its child",
-        move || ours.recv().unwrap(),
+        move || (ours.recv().unwrap(), ours),
     );
     assert!(running(pid), "the child {pid} runs");
+    if then == Then::Exit {
+        ours.send(&()).unwrap();
+    }
     (middle, pid)
 }
 
