@@ -28,7 +28,7 @@
 //! in `Drop`.
 
 use std::any::Any;
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -148,15 +148,17 @@ trait Join<T> {
     fn id(&self) -> TaskId;
 }
 
+/// `Cell`s, not a `RefCell`: no borrow flag (8 bytes per task), and no
+/// borrow can be held across a call out (a joiner's wake, a waker's drop).
 struct Outcome<T> {
     /// `Some` once finished, until the handle takes it (the error boxed:
     /// 16 bytes for a `()` task instead of 32).
-    result: Option<Result<T, Box<TaskError>>>,
+    result: Cell<Option<Result<T, Box<TaskError>>>>,
     /// The task awaiting this one.
-    joiner: Option<Waker>,
-    finished: bool,
-    cancelled: bool,
-    cancel_requested: bool,
+    joiner: Cell<Option<Waker>>,
+    finished: Cell<bool>,
+    cancelled: Cell<bool>,
+    cancel_requested: Cell<bool>,
 }
 
 /// The one allocation of a task.
@@ -165,7 +167,7 @@ pub(crate) struct TaskCell<F: Future> {
     /// Pinned: the cell never moves (it lives in an `Rc`), the future is
     /// never moved out, and `None` is written over it to drop it in place.
     future: RefCell<Option<F>>,
-    outcome: RefCell<Outcome<F::Output>>,
+    outcome: Outcome<F::Output>,
     /// The `Send + Sync` half; a `Waker` is made from it for each poll
     /// (two atomic operations; keeping a `Waker` here would cost 16 bytes
     /// per task).
@@ -177,13 +179,13 @@ impl<F: Future> TaskCell<F> {
         TaskCell {
             id,
             future: RefCell::new(Some(future)),
-            outcome: RefCell::new(Outcome {
-                result: None,
-                joiner: None,
-                finished: false,
-                cancelled: false,
-                cancel_requested: false,
-            }),
+            outcome: Outcome {
+                result: Cell::new(None),
+                joiner: Cell::new(None),
+                finished: Cell::new(false),
+                cancelled: Cell::new(false),
+                cancel_requested: Cell::new(false),
+            },
             flag: OnceCell::new(),
         }
     }
@@ -209,14 +211,13 @@ impl<F: Future> TaskCell<F> {
     }
 
     fn finish(&self, result: Result<F::Output, TaskError>) {
-        let joiner = {
-            let mut outcome = self.outcome.borrow_mut();
-            outcome.cancelled = matches!(result, Err(TaskError::Cancelled));
-            outcome.result = Some(result.map_err(Box::new));
-            outcome.finished = true;
-            outcome.joiner.take()
-        };
-        if let Some(joiner) = joiner {
+        let outcome = &self.outcome;
+        outcome
+            .cancelled
+            .set(matches!(result, Err(TaskError::Cancelled)));
+        outcome.result.set(Some(result.map_err(Box::new)));
+        outcome.finished.set(true);
+        if let Some(joiner) = outcome.joiner.take() {
             joiner.wake();
         }
     }
@@ -236,10 +237,10 @@ impl<F: Future> TaskRun for TaskCell<F> {
             return true;
         };
         flag.unschedule();
-        if self.outcome.borrow().finished {
+        if self.outcome.finished.get() {
             return true;
         }
-        if self.outcome.borrow().cancel_requested {
+        if self.outcome.cancel_requested.get() {
             self.cancel_in_place();
             return true;
         }
@@ -259,7 +260,7 @@ impl<F: Future> TaskRun for TaskCell<F> {
         match polled {
             Ok(Poll::Pending) => {
                 // A task that cancelled itself stops at this suspension point.
-                if self.outcome.borrow().cancel_requested {
+                if self.outcome.cancel_requested.get() {
                     self.cancel_in_place();
                     return true;
                 }
@@ -281,7 +282,7 @@ impl<F: Future> TaskRun for TaskCell<F> {
     }
 
     fn cancel_now(&self) {
-        if !self.outcome.borrow().finished {
+        if !self.outcome.finished.get() {
             self.cancel_in_place();
         }
     }
@@ -307,38 +308,37 @@ impl<F: Future + 'static> Join<F::Output> for TaskCell<F> {
     }
 
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, TaskError>> {
-        let mut outcome = self.outcome.borrow_mut();
-        if outcome.finished {
+        let outcome = &self.outcome;
+        if outcome.finished.get() {
             let result = outcome.result.take().expect(
                 "a Task's output was already taken: a finished Task cannot be awaited twice",
             );
             return Poll::Ready(result.map_err(|e| *e));
         }
-        match &outcome.joiner {
-            Some(joiner) if joiner.will_wake(cx.waker()) => {}
-            _ => outcome.joiner = Some(cx.waker().clone()),
-        }
+        let joiner = match outcome.joiner.take() {
+            Some(joiner) if joiner.will_wake(cx.waker()) => joiner,
+            // The old waker (if any) is dropped here, outside the cell.
+            _ => cx.waker().clone(),
+        };
+        outcome.joiner.set(Some(joiner));
         Poll::Pending
     }
 
     fn request_cancel(&self) -> bool {
-        {
-            let mut outcome = self.outcome.borrow_mut();
-            if outcome.finished {
-                return false;
-            }
-            outcome.cancel_requested = true;
+        if self.outcome.finished.get() {
+            return false;
         }
+        self.outcome.cancel_requested.set(true);
         self.wake();
         true
     }
 
     fn is_done(&self) -> bool {
-        self.outcome.borrow().finished
+        self.outcome.finished.get()
     }
 
     fn is_cancelled(&self) -> bool {
-        self.outcome.borrow().cancelled
+        self.outcome.cancelled.get()
     }
 
     fn id(&self) -> TaskId {

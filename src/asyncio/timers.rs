@@ -7,7 +7,8 @@
 //! heap item goes stale and is skipped when it surfaces, and the heap is
 //! rebuilt when stale items outnumber live ones, so memory stays bounded
 //! (Python does the same, with the same rule). A timer costs one heap item
-//! (24 bytes) and one slab entry (32 bytes).
+//! (24 bytes) and one slab entry (24 bytes: the generation sits beside the
+//! entry's variant tag, in what would be padding).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -40,10 +41,57 @@ impl TimerKey {
     }
 }
 
-struct Entry {
-    generation: u32,
-    /// `None`: a free slot.
-    action: Option<Action>,
+/// A slab entry: free, or the action of a pending timer, with the slot's
+/// generation in every variant (so that it shares the tag's word).
+enum Entry {
+    Free {
+        generation: u32,
+    },
+    Wake {
+        generation: u32,
+        waker: Waker,
+    },
+    Call {
+        generation: u32,
+        call: Box<dyn FnOnce()>,
+    },
+}
+
+impl Entry {
+    fn generation(&self) -> u32 {
+        match *self {
+            Entry::Free { generation }
+            | Entry::Wake { generation, .. }
+            | Entry::Call { generation, .. } => generation,
+        }
+    }
+
+    fn is_pending(&self, key: TimerKey) -> bool {
+        !matches!(self, Entry::Free { .. }) && self.generation() == key.generation()
+    }
+
+    fn holding(generation: u32, action: Action) -> Entry {
+        match action {
+            Action::Wake(waker) => Entry::Wake { generation, waker },
+            Action::Call(call) => Entry::Call { generation, call },
+        }
+    }
+
+    /// The action, if pending; the slot is left free, one generation on.
+    fn take(&mut self) -> Option<Action> {
+        let generation = self.generation();
+        let next = Entry::Free {
+            generation: generation.wrapping_add(1),
+        };
+        match std::mem::replace(self, next) {
+            Entry::Free { .. } => {
+                *self = Entry::Free { generation };
+                None
+            }
+            Entry::Wake { waker, .. } => Some(Action::Wake(waker)),
+            Entry::Call { call, .. } => Some(Action::Call(call)),
+        }
+    }
 }
 
 /// The timers of one loop.
@@ -63,16 +111,14 @@ impl Timers {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
-                self.entries.push(Entry {
-                    generation: 0,
-                    action: None,
-                });
+                self.entries.push(Entry::Free { generation: 0 });
                 self.entries.len() - 1
             }
         };
         let entry = &mut self.entries[index];
-        entry.action = Some(action);
-        let key = TimerKey::new(index, entry.generation);
+        let generation = entry.generation();
+        *entry = Entry::holding(generation, action);
+        let key = TimerKey::new(index, generation);
         self.live += 1;
         if self.heap.len() > 2 * self.live + 64 {
             self.rebuild();
@@ -84,7 +130,7 @@ impl Timers {
     fn entry(&mut self, key: TimerKey) -> Option<&mut Entry> {
         self.entries
             .get_mut(key.index())
-            .filter(|e| e.generation == key.generation() && e.action.is_some())
+            .filter(|e| e.is_pending(key))
     }
 
     /// True while the timer has neither fired nor been cancelled.
@@ -95,11 +141,7 @@ impl Timers {
     /// Replaces the waker a pending `Wake` timer will wake (if it would not
     /// wake the same task already).
     pub(crate) fn set_waker(&mut self, key: TimerKey, waker: &Waker) {
-        if let Some(Entry {
-            action: Some(Action::Wake(old)),
-            ..
-        }) = self.entry(key)
-        {
+        if let Some(Entry::Wake { waker: old, .. }) = self.entry(key) {
             if !old.will_wake(waker) {
                 *old = waker.clone();
             }
@@ -109,9 +151,7 @@ impl Timers {
     /// Cancels a pending timer and returns its action, for the caller to
     /// drop outside any borrow of the loop.
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<Action> {
-        let entry = self.entry(key)?;
-        let action = entry.action.take();
-        entry.generation = entry.generation.wrapping_add(1);
+        let action = self.entry(key)?.take();
         self.free.push(key.index());
         self.live -= 1;
         action
@@ -156,16 +196,14 @@ impl Timers {
         self.live = 0;
         std::mem::take(&mut self.entries)
             .into_iter()
-            .filter_map(|e| e.action)
+            .filter_map(|mut e| e.take())
             .collect()
     }
 
     fn rebuild(&mut self) {
         let entries = &self.entries;
         self.heap.retain(|Reverse((_, key))| {
-            entries
-                .get(key.index())
-                .is_some_and(|e| e.generation == key.generation() && e.action.is_some())
+            entries.get(key.index()).is_some_and(|e| e.is_pending(*key))
         });
     }
 }
@@ -216,6 +254,12 @@ mod tests {
             timers.heap.len()
         );
         assert!(timers.entries.len() <= 1, "slots are reused");
+    }
+
+    #[test]
+    fn a_slab_entry_is_24_bytes() {
+        // The module's memory claim (and issue 12's 256 B per sleeping task).
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
     }
 
     #[test]
