@@ -4,9 +4,10 @@
 //! The set of watched descriptors lives in the kernel: `epoll_ctl` changes
 //! it, and a wait is one `epoll_wait` that returns the ready ones only, so a
 //! wait costs the number of ready sources, not of registered ones. The wake
-//! up is an eventfd registered in the same epoll (key [`WAKE_KEY`]): a
-//! notification costs the notifier one `write` and the woken selector one
-//! `read`, and a wait is one system call, nothing else.
+//! up is an eventfd registered in the same epoll (key [`WAKE_KEY`]),
+//! edge-triggered as mio's: every `write` queues the event again, so the
+//! woken selector never reads it back. A notification costs the notifier
+//! one `write`, and a wait is one system call, nothing else.
 //!
 //! Why not the `polling` crate on Linux: its epoll backend spends five
 //! system calls on every wait with a timeout (arm a timerfd, update it in
@@ -107,7 +108,10 @@ impl Sys for Epoll {
         epoll.ctl(
             libc::EPOLL_CTL_ADD,
             epoll.wake.0.as_raw_fd(),
-            libc::EPOLLIN as u32,
+            // Edge-triggered: each write to the counter is an event of its
+            // own (the kernel re-queues it even while the counter is not
+            // zero), so nothing needs to drain it.
+            (libc::EPOLLIN | libc::EPOLLET) as u32,
             WAKE_KEY,
         )?;
         Ok(epoll)
@@ -175,9 +179,6 @@ impl Sys for Epoll {
                 ready(key as RawFd, from_epoll(flags));
             }
         }
-        if woken {
-            self.wake.clear();
-        }
         Ok(woken)
     }
 
@@ -195,27 +196,36 @@ impl Backend for Epoll {
 struct EventFd(OwnedFd);
 
 impl Wake for EventFd {
-    /// Makes the eventfd readable: wakes the current or the next wait.
+    /// Adds one to the eventfd's counter: an edge, which wakes the current
+    /// or the next wait.
     fn wake(&self) -> io::Result<()> {
         let one = 1u64.to_ne_bytes();
-        // SAFETY: an 8-byte buffer, as eventfd requires.
-        let r = unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-        match r {
-            // EAGAIN: the counter is full, so the eventfd is readable anyway.
-            -1 if io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock => {
+        let write = || {
+            // SAFETY: an 8-byte buffer, as eventfd requires.
+            let r = unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+            if r == -1 {
                 Err(io::Error::last_os_error())
+            } else {
+                Ok(())
             }
-            _ => Ok(()),
+        };
+        match write() {
+            // The counter is full (2^64 - 2 notifications never read back):
+            // reset it and write again, or this wake would be no edge.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.reset();
+                write()
+            }
+            other => other,
         }
     }
 }
 
 impl EventFd {
-    /// Resets the eventfd after a wake-up (every notification so far is
-    /// consumed by this one wake-up).
-    fn clear(&self) {
+    /// Sets the counter back to zero.
+    fn reset(&self) {
         let mut buf = [0u8; 8];
-        // SAFETY: an 8-byte buffer; EAGAIN (already cleared) is harmless.
+        // SAFETY: an 8-byte buffer; EAGAIN (already zero) is harmless.
         unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
     }
 }
