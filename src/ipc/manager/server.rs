@@ -315,9 +315,21 @@ impl Server {
                 };
                 let response = apply(obj, op, me);
                 drop(store);
-                self.changed.notify_all();
+                self.changed_for_waiters();
                 Some((response, None))
             }
+        }
+    }
+
+    /// Wakes the blocking calls after a change made under the store's lock
+    /// (called after that lock was taken): none waiting, no system call (a
+    /// `Condvar`'s `notify_all` always makes one). A waiter counts itself
+    /// before it takes the lock to check the state, so if it checked before
+    /// this change, its count happened before the change's lock and is seen
+    /// here; if after, it saw the change and does not wait.
+    fn changed_for_waiters(&self) {
+        if self.waiting.load(Relaxed) > 0 {
+            self.changed.notify_all();
         }
     }
 
@@ -381,7 +393,7 @@ impl Server {
             }
         }
         drop(store);
-        self.changed.notify_all();
+        self.changed_for_waiters();
     }
 
     /// Releases every lock connection `me` holds (it ended).
@@ -395,7 +407,7 @@ impl Server {
             }
         }
         drop(store);
-        self.changed.notify_all();
+        self.changed_for_waiters();
     }
 }
 
