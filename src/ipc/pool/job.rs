@@ -13,18 +13,45 @@ pub(super) type Outcome = Result<Vec<u8>, PoolError>;
 /// Outcomes waiting for their caller, by chunk index.
 #[derive(Default)]
 pub(super) struct Job {
-    done: Mutex<HashMap<u64, Outcome>>,
+    done: Mutex<Done>,
     ready: Condvar,
+}
+
+#[derive(Default)]
+struct Done {
+    outcomes: HashMap<u64, Outcome>,
+    /// Callers asleep in [`Job::wait`]: with none, a delivery makes no
+    /// system call (a `Condvar`'s `notify_all` always makes one).
+    waiting: usize,
+    /// A caller asleep in [`Job::wait_for_count`] until there are this many
+    /// outcomes: woken once, by the delivery that makes the count.
+    count_wanted: Option<u64>,
 }
 
 impl Job {
     /// Leaves chunk `index`'s outcome (dispatcher side).
     pub(super) fn deliver(&self, index: u64, outcome: Outcome) {
-        self.done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(index, outcome);
-        self.ready.notify_all();
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        done.outcomes.insert(index, outcome);
+        let wake = done.waiting > 0
+            || done
+                .count_wanted
+                .is_some_and(|c| done.outcomes.len() as u64 >= c);
+        drop(done);
+        if wake {
+            self.ready.notify_all();
+        }
+    }
+
+    /// Waits until `count` outcomes are there (or were taken: `wait` is not
+    /// called meanwhile).
+    pub(super) fn wait_for_count(&self, count: u64) {
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        while (done.outcomes.len() as u64) < count {
+            done.count_wanted = Some(count);
+            done = self.ready.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
+        done.count_wanted = None;
     }
 
     /// Waits until chunk `index` (`None`: any chunk) has an outcome, or
@@ -39,18 +66,20 @@ impl Job {
         let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let found = match index {
-                Some(i) => done.contains_key(&i).then_some(i),
-                None => done.keys().next().copied(),
+                Some(i) => done.outcomes.contains_key(&i).then_some(i),
+                None => done.outcomes.keys().next().copied(),
             };
             if let Some(i) = found {
-                let outcome = if take { done.remove(&i) } else { None };
+                let outcome = if take { done.outcomes.remove(&i) } else { None };
                 return Some((i, outcome));
             }
+            done.waiting += 1;
             done = match deadline {
                 None => self.ready.wait(done).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
+                        done.waiting -= 1;
                         return None;
                     }
                     self.ready
@@ -59,6 +88,7 @@ impl Job {
                         .0
                 }
             };
+            done.waiting -= 1;
         }
     }
 }

@@ -45,7 +45,8 @@
 //! results as one `Vec<Result<R, String>>`), so a `map` of 100 000 tiny
 //! items with `chunksize` 1 000 costs 100 writes and 100 reads, not 100 000.
 //! One dispatcher thread in the parent owns the workers (see `dispatch.rs`);
-//! a worker holds one chunk at a time.
+//! a worker runs one chunk at a time, with up to two more waiting in its
+//! socket (`dispatch::DEPTH`).
 //!
 //! Results are streamed: `imap` pulls its input lazily and keeps at most
 //! `(3 + 1) × processes + 2` chunks submitted and not yet consumed, so an `imap`
@@ -313,15 +314,23 @@ impl Pool {
     ///
     /// Items go to the workers `chunksize` at a time (`0`: Python's default,
     /// the item count ÷ (4 × processes), rounded up, from the iterator's
-    /// size hint). Memory stays bounded as with [`imap`](Self::imap), apart
-    /// from the returned `Vec`.
+    /// size hint). As Python's `map`, it submits every chunk at once and
+    /// waits for the last one before it decodes the results: the workers
+    /// never wait for the caller, and the caller sleeps once, not once per
+    /// chunk. Its memory is the encoded items and results, about the size
+    /// of the returned `Vec`; for an input too large for that, use
+    /// [`imap`](Self::imap), which keeps a bounded window.
     pub fn map<A, R, I>(&self, task: &str, items: I, chunksize: usize) -> Result<Vec<R>, PoolError>
     where
         I: IntoIterator<Item = A>,
         A: Serialize,
         R: DeserializeOwned,
     {
-        self.imap(task, items, chunksize)?.collect()
+        let mut all = self.start_imap(task, items.into_iter(), chunksize, true)?;
+        all.window = u64::MAX;
+        all.top_up();
+        all.job.wait_for_count(all.submitted);
+        all.collect()
     }
 
     /// Python's `imap`: an iterator of each item's result, in the items'
