@@ -72,6 +72,19 @@ def load_lateness():
     return None
 
 
+# The Rust peers of the queue benchmarks, in the tables' order.
+QUEUE_PEERS = ["crossbeam", "kanal", "flume", "sync_channel"]
+QUEUE_PEER_NAMES = {"synclings": "synclings::Queue", "crossbeam": "crossbeam bounded",
+                    "kanal": "kanal bounded", "flume": "flume bounded",
+                    "sync_channel": "sync_channel"}
+
+
+def best_peer(peers):
+    """The peer with the highest median rate, or None when there is none."""
+    have = {p: med(v) for p, v in peers.items() if v}
+    return max(have, key=have.get) if have else None
+
+
 def med(values):
     return statistics.median(values) if values else None
 
@@ -124,48 +137,73 @@ def main():
       "This is a noisy 2-core machine: read ratios, not absolute numbers.\n")
 
     w("## Queue throughput (M messages/s)\n")
-    w("| workload | synclings::Queue | sync_channel | crossbeam bounded | Python queue.Queue | vs sync_channel | vs crossbeam | vs Python |")
-    w("|---|---|---|---|---|---|---|---|")
+    w("| workload | synclings::Queue | crossbeam bounded | kanal bounded | flume bounded | sync_channel | Python queue.Queue "
+      "| vs best Rust peer | vs Python |")
+    w("|---|---|---|---|---|---|---|---|---|")
     for workload in ["spsc", "mpsc4", "mpmc4"]:
         for cap in [1, 64, 1024]:
             g = f"queue/{workload}/cap{cap}"
             s = crit.get((g, "synclings"))
-            std = crit.get((g, "sync_channel"))
-            cb = crit.get((g, "crossbeam"))
+            peers = {p: crit.get((g, p)) for p in QUEUE_PEERS}
+            best = best_peer(peers)
             p = py.get(g)
-            w(f"| {workload} cap {cap} | {fmt_rate(s)} | {fmt_rate(std)} | {fmt_rate(cb)} | {fmt_rate(p)} "
-              f"| {ratio(s, std)} | {ratio(s, cb)} | {ratio(s, p)} |")
-    w("\nRatios are synclings ÷ peer (above 1× = synclings faster).\n")
+            vs_best = f"{ratio(s, peers[best])} ({best})" if best else "–"
+            w(f"| {workload} cap {cap} | {fmt_rate(s)} | "
+              + " | ".join(fmt_rate(peers[q]) for q in QUEUE_PEERS)
+              + f" | {fmt_rate(p)} | {vs_best} | {ratio(s, p)} |")
+    w("\nRatios are synclings ÷ peer (above 1× = synclings faster); the best Rust peer is the one with "
+      "the highest median in that workload.\n")
 
     rounds = load_rounds()
     if rounds:
-        n = min(len(r["synclings"]) for r in rounds.values())
-        w(f"### The same workloads in {n} interleaved rounds (M messages/s)\n")
-        w("Each round runs synclings, crossbeam and sync_channel back to back (`queue-rounds`), so a "
-          "burst of noise hits all three; the ratio is taken per round, then its median [min–max] "
-          "over the rounds.\n")
+        n = min(len(r["synclings"]) for r in rounds.values() if "synclings" in r)
+        w(f"### The same workloads in {n} interleaved rounds (M messages/s, CPU ns per message)\n")
+        w("Each round runs synclings and every peer back to back (`queue-rounds`), starting with a "
+          "different peer each round, so a burst of noise hits them alike; the ratio to the best peer "
+          "(the peer with the highest median rate) is taken per round, then its median [min–max] over "
+          "the rounds. CPU is the process CPU time per message (`CLOCK_PROCESS_CPUTIME_ID` around the "
+          "run), median over the rounds: a queue that spins buys its rate with it.\n")
         w("The last column is the machine's own hand-over cost, measured at the start of each round: "
           "the round trip of a counter between a thread spinning on CPU 0 and one on CPU 1. It is "
           "bimodal on this VM (about 280 ns, or about 30 ns when the host runs both vCPUs on one "
           "physical core), and can change between two runs a millisecond apart. A queue at capacity 1 "
-          "hands over every item, so it cannot beat one round trip per item in the slow placement: "
-          "this, more than the queues, is why a single criterion run can land either peer in a fast "
-          "or a slow mode.\n")
-        w("| workload | synclings::Queue | crossbeam bounded | sync_channel | synclings ÷ crossbeam | synclings ÷ sync_channel | core-to-core round trip (ns) |")
-        w("|---|---|---|---|---|---|---|")
+          "hands over every item, so it cannot beat one round trip per item in the slow placement "
+          "(the `÷ 1 RT/item` column: the rate as a share of one round trip per item, per round).\n")
+        w("| workload | synclings::Queue | " + " | ".join(QUEUE_PEER_NAMES[q] for q in QUEUE_PEERS)
+          + " | synclings ÷ best peer | CPU ns/msg synclings | CPU ns/msg best peer | ÷ 1 RT/item "
+          "| core-to-core round trip (ns) |")
+        w("|---|---|" + "---|" * len(QUEUE_PEERS) + "---|---|---|---|---|")
         for workload in ["spsc", "mpsc4", "mpmc4"]:
             for cap in [1, 64, 1024]:
                 r = rounds.get(f"queue/{workload}/cap{cap}")
-                if not r:
+                if not r or "synclings" not in r:
                     continue
-                s, cb, std = r["synclings"], r["crossbeam"], r["sync_channel"]
-                vs_cb = [a / b for a, b in zip(s, cb)]
-                vs_std = [a / b for a, b in zip(s, std)]
-                w(f"| {workload} cap {cap} | {fmt_rate(s)} | {fmt_rate(cb)} | {fmt_rate(std)} "
-                  f"| {med(vs_cb):.2f}× [{min(vs_cb):.2f}–{max(vs_cb):.2f}] "
-                  f"| {med(vs_std):.1f}× [{min(vs_std):.1f}–{max(vs_std):.1f}] "
-                  f"| {fmt_ns_list(r.get('core_rt_ns'))} |")
+                s = r["synclings"]
+                peers = {q: r.get(q) for q in QUEUE_PEERS}
+                best = best_peer(peers)
+                if best:
+                    vs = [a / b for a, b in zip(s, peers[best])]
+                    vs_best = f"{med(vs):.2f}× [{min(vs):.2f}–{max(vs):.2f}] ({best})"
+                    cpu_best = fmt_ns_list(r.get(f"{best}_cpu_ns"))
+                else:
+                    vs_best = cpu_best = "–"
+                rt = r.get("core_rt_ns") or []
+                # Messages per second at one round trip per item: 1e9 / rt.
+                share = [a * b / 1e9 for a, b in zip(s, rt)]
+                share_cell = (f"{med(share):.2f} [{min(share):.2f}–{max(share):.2f}]"
+                              if share and cap == 1 else "–")
+                w(f"| {workload} cap {cap} | {fmt_rate(s)} | "
+                  + " | ".join(fmt_rate(peers[q]) for q in QUEUE_PEERS)
+                  + f" | {vs_best} | {fmt_ns_list(r.get('synclings_cpu_ns'))} | {cpu_best} "
+                  f"| {share_cell} | {fmt_ns_list(rt)} |")
         w("")
+        idle = rounds.get("queue/idle_get_1s")
+        if idle:
+            w("A getter blocked on an empty queue for 1 s (until a put) uses "
+              + ", ".join(f"{QUEUE_PEER_NAMES.get(q, q)} {fmt_ns_list(idle[q])} µs"
+                          for q in ["synclings"] + QUEUE_PEERS if idle.get(q))
+              + " of its thread's CPU time (median [min–max] over the rounds): the spin phase, "
+              "then parked.\n")
 
     w("## Semaphore and Event (ns per operation)\n")
     w("| benchmark | synclings | parking_lot Mutex+Condvar | speed-up |")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark of synclings against its peers in one go and writes
-# BENCHMARKS.md at the repository root. Takes ~13 minutes on 2 cores (the lab included).
+# BENCHMARKS.md at the repository root. Takes ~35 minutes on 2 cores (the lab included;
+# the queue benches run ~1 s per sample and peer: ~9 min in criterion, ~4 in queue-rounds).
 #   bash bench/run.sh            # everything
 #   QUICK=1 bash bench/run.sh    # a short smoke run (numbers not meaningful)
 set -euo pipefail
@@ -9,12 +10,12 @@ mkdir -p target/bench
 args=()
 if [ "${QUICK:-}" = 1 ]; then
   args=(--warm-up-time 0.1 --measurement-time 0.2)
-  export REPS=1 ROUNDS=1 ROUND_MESSAGES=40000
+  export REPS=1 ROUNDS=1 ROUND_MESSAGES=40000 SECS=0.05
 fi
 rm -rf target/criterion
 cargo bench -p synclings-bench -- "${args[@]}" 2>&1 | tee target/bench/bench.log
 cargo build --release -q -p synclings-bench --bin queue-rounds
-target/release/queue-rounds "${ROUNDS:-7}" "${ROUND_MESSAGES:-400000}" | tee target/bench/queue-rounds.jsonl
+target/release/queue-rounds "${ROUNDS:-5}" "${ROUND_MESSAGES:-10000000}" | tee target/bench/queue-rounds.jsonl
 python3 bench/python/queue_bench.py "${PY_MESSAGES:-100000}" | tee target/bench/python-queue.jsonl
 # IPC between processes: Python's multiprocessing.Pipe/Queue baseline of
 # benches/ipc.rs (which `cargo bench` above ran).

@@ -48,7 +48,13 @@
 //!   registering and before each sleep.
 //! - **Wait loop**: try; then spin and yield a little, retrying (through
 //!   `sync::Backoff`; one patient thread per side gets a second round, the
-//!   others park sooner, see `sync::PatientSlot`); then lock, register and
+//!   others park sooner, see `sync::PatientSlot`) while polling the
+//!   storage's *hint* (`pop_ready`/`push_ready`: the ring reads its own
+//!   side's `head`/`tail` and the one slot the awaited change lands in,
+//!   never the other side's word, so a waiting core pulls no cache line
+//!   until the item or the room is there, and sees it one spin later;
+//!   reading the other side's word on every spin cost about one more
+//!   core-to-core round trip per item at capacity 1); then lock, register and
 //!   loop "re-check, sleep", leaving on success, on shutdown, or once the
 //!   deadline passed (after one last re-check). A timed call computes its
 //!   deadline once.
@@ -127,7 +133,7 @@ use std::fmt;
 
 use self::locked::{Fifo, Lifo, Locked, Priority};
 use self::ring::Ring;
-use crate::sync::atomic::{AtomicU64, AtomicUsize};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 // AcqRel on `done`'s changes and the joiners' no-op RMW: the joiner
 // handshake (see "No lost wake-up"). Relaxed for the sleeper counts: they
 // change under the lock, and a waker reads them after an AcqRel RMW (or a
@@ -291,6 +297,22 @@ trait Storage {
     fn len(&self) -> usize;
     /// The number of items ever pushed (only grows; a snapshot).
     fn pushed(&self) -> u64;
+    /// True if [`pop_ready`](Self::pop_ready) and
+    /// [`push_ready`](Self::push_ready) are cheap enough to poll between two
+    /// spins (a few loads of words the other side writes once per item);
+    /// false if each is as dear as a try, and a spinning call should only
+    /// look once per backoff step.
+    fn cheap_hints(&self) -> bool;
+    /// A hint for a spinning getter: false while a pop would find nothing
+    /// (or a half-done push). Reads no word that every push writes but the
+    /// one the item arrives in, so polling it moves no cache line until the
+    /// item is there. A wrong answer only costs time: the engine's re-check
+    /// under the lock decides.
+    fn pop_ready(&self) -> bool;
+    /// A hint for a spinning putter: false while fewer than `room` places
+    /// are free (`room <= max(1, maxsize / 8)`), or the storage is closed.
+    /// As cheap and as unbinding as `pop_ready`.
+    fn push_ready(&self, room: usize) -> bool;
 }
 
 /// The storage of [`Queue`]: the lock-free ring when bounded (up to
@@ -353,6 +375,17 @@ impl<T> Storage for FifoStorage<T> {
     fn pushed(&self) -> u64 {
         either!(self.pushed())
     }
+    fn cheap_hints(&self) -> bool {
+        either!(self.cheap_hints())
+    }
+    #[inline]
+    fn pop_ready(&self) -> bool {
+        either!(self.pop_ready())
+    }
+    #[inline]
+    fn push_ready(&self, room: usize) -> bool {
+        either!(self.push_ready(room))
+    }
 }
 
 /// How long a call may block.
@@ -400,6 +433,9 @@ struct Sleepers {
     putters: AtomicUsize,
     /// Joiners asleep on `all_tasks_done` (or woken, not yet unregistered).
     joiners: AtomicUsize,
+    /// Set once by `shutdown` (under the lock): ends a spinning call's wait
+    /// early. Only a hint; the storage's closed flag decides.
+    shut: AtomicBool,
 }
 
 /// Notifications sent and not yet accounted for by a woken sleeper (under
@@ -442,20 +478,19 @@ impl<'a> Spin<'a> {
         }
     }
 
-    /// Waits a little before the next try; false once it is time to park.
-    fn again(&mut self) -> bool {
+    /// Waits one backoff step, ending it early once `ready()` holds (see
+    /// `Backoff::snooze_until`): `Some(ready())`, or `None` once it is time
+    /// to park.
+    fn step(&mut self, ready: impl FnMut() -> bool) -> Option<bool> {
         if self.backoff.is_completed() {
             if self.turn.is_some() {
-                return false;
+                return None;
             }
             self.turn = self.slot.try_claim();
-            if self.turn.is_none() {
-                return false;
-            }
+            self.turn.as_ref()?;
             self.backoff = Backoff::with_patience(PARK_PATIENCE);
         }
-        self.backoff.snooze();
-        true
+        Some(self.backoff.snooze_until(ready))
     }
 }
 
@@ -495,6 +530,7 @@ impl<S: Storage> Engine<S> {
                 getters: AtomicUsize::new(0),
                 putters: AtomicUsize::new(0),
                 joiners: AtomicUsize::new(0),
+                shut: AtomicBool::new(false),
             }),
             done: CachePadded::new(AtomicU64::new(0)),
             patient: CachePadded::new([PatientSlot::new(), PatientSlot::new()]),
@@ -507,31 +543,31 @@ impl<S: Storage> Engine<S> {
     }
 
     fn put(&self, mut item: S::Item, wait: Wait) -> Result<(), PutError<S::Item>> {
-        // Try, then spin and yield a little while retrying; a second round
-        // for the one patient putter.
+        // Try, then spin and yield a little, trying again whenever the
+        // storage hints at room; a second round for the one patient putter.
         let mut spin = Spin::new(&self.patient[0]);
+        // A blocking put on a full ring looks at the slot before trying:
+        // the try's full check would read the getters' `head`.
+        let mut wait_first =
+            !matches!(wait, Wait::No) && self.storage.cheap_hints() && !self.storage.push_ready(1);
+        let room = (self.maxsize / 8).clamp(1, 16);
         loop {
-            match self.storage.try_push(item) {
-                Ok(()) => {
-                    self.wake_getter();
-                    return Ok(());
-                }
-                Err(Refused::Closed(back)) => return Err(PutError::ShutDown(back)),
-                Err(Refused::Full(back)) if matches!(wait, Wait::No) => {
-                    return Err(PutError::Full(back))
-                }
-                Err(Refused::Full(back)) => {
-                    item = back;
-                    if !self.spin_until_room(&mut spin) {
-                        break;
+            if !wait_first {
+                match self.storage.try_push(item) {
+                    Ok(()) => {
+                        self.wake_getter();
+                        return Ok(());
                     }
-                }
-                Err(Refused::Busy(back)) => {
-                    item = back;
-                    if !spin.again() {
-                        break;
+                    Err(Refused::Closed(back)) => return Err(PutError::ShutDown(back)),
+                    Err(Refused::Full(back)) if matches!(wait, Wait::No) => {
+                        return Err(PutError::Full(back))
                     }
+                    Err(Refused::Full(back) | Refused::Busy(back)) => item = back,
                 }
+            }
+            wait_first = false;
+            if !self.spin_until(&mut spin, |s| s.push_ready(room)) {
+                break;
             }
         }
         // Parking: the patient turn (if this thread had it) is free again.
@@ -567,20 +603,28 @@ impl<S: Storage> Engine<S> {
     }
 
     fn get(&self, wait: Wait) -> Result<S::Item, GetError> {
-        // Try, then spin and yield a little while retrying; a second round
-        // for the one patient getter.
+        // Try, then spin and yield a little, trying again whenever the
+        // storage hints at an item; a second round for the one patient
+        // getter.
         let mut spin = Spin::new(&self.patient[1]);
+        // A blocking get on an empty ring looks at the slot before trying:
+        // the try's empty check would read the putters' `tail`.
+        let mut wait_first =
+            !matches!(wait, Wait::No) && self.storage.cheap_hints() && !self.storage.pop_ready();
         loop {
-            match self.storage.try_pop() {
-                Ok(item) => {
-                    self.wake_putter();
-                    return Ok(item);
+            if !wait_first {
+                match self.storage.try_pop() {
+                    Ok(item) => {
+                        self.wake_putter();
+                        return Ok(item);
+                    }
+                    Err(Missing::Closed) => return Err(GetError::ShutDown),
+                    Err(Missing::Empty) if matches!(wait, Wait::No) => return Err(GetError::Empty),
+                    Err(Missing::Empty | Missing::Busy) => {}
                 }
-                Err(Missing::Closed) => return Err(GetError::ShutDown),
-                Err(Missing::Empty) if matches!(wait, Wait::No) => return Err(GetError::Empty),
-                Err(Missing::Empty | Missing::Busy) => {}
             }
-            if !spin.again() {
+            wait_first = false;
+            if !self.spin_until(&mut spin, |s| s.pop_ready()) {
                 break;
             }
         }
@@ -613,20 +657,38 @@ impl<S: Storage> Engine<S> {
         result
     }
 
-    /// A putter's spin on a full queue, until there is room for several
-    /// items, not one (up to an eighth of `maxsize`, at most 16); false once
-    /// it is time to park. Hysteresis: a putter that refills each slot as
-    /// soon as the getter frees it works on the getter's cache line, and the
-    /// two stay in that lockstep (about 20 M msg/s at capacity 64 here,
-    /// against about 55 M when the putter waits for a few free slots).
-    fn spin_until_room(&self, spin: &mut Spin<'_>) -> bool {
-        let room = (self.maxsize / 8).clamp(1, 16);
-        while self.storage.len() + room > self.maxsize {
-            if !spin.again() {
-                return false;
+    /// The spin phase between two tries: waits until `ready(storage)` or
+    /// a shutdown; false once it is time to park.
+    ///
+    /// With cheap hints, `ready` is polled after every spin (see
+    /// `Storage::pop_ready`), and a backoff step that ends without it does
+    /// not try: a try would read the word the other side changes on every
+    /// item. Otherwise `ready` is looked at once per step. A putter waits
+    /// for room for several items, not one (`push_ready(room)`, up to an
+    /// eighth of `maxsize`, at most 16): hysteresis. A putter that refills
+    /// each slot as soon as the getter frees it works on the getter's cache
+    /// line, and the two stay in that lockstep (about 20 M msg/s at capacity
+    /// 64 here, against about 55 M when the putter waits for a few free
+    /// slots).
+    fn spin_until(&self, spin: &mut Spin<'_>, ready: impl Fn(&S) -> bool) -> bool {
+        // Relaxed: a hint; the try after it (or the lock) decides.
+        let shut = || self.sleepers.shut.load(Relaxed);
+        if self.storage.cheap_hints() {
+            loop {
+                match spin.step(|| ready(&self.storage) || shut()) {
+                    None => return false,
+                    Some(true) => return true,
+                    Some(false) => {}
+                }
             }
         }
-        true
+        loop {
+            match spin.step(|| false) {
+                None => return false,
+                Some(_) if ready(&self.storage) || shut() => return true,
+                Some(_) => {}
+            }
+        }
     }
 
     /// `try_push`, waiting out another thread that is half-way through the
@@ -779,6 +841,8 @@ impl<S: Storage> Engine<S> {
     fn shutdown(&self, immediate: bool) {
         let mut guard = self.lock.lock();
         let dropped = self.storage.close(immediate);
+        // Ends the spin of the calls that wait without the lock.
+        self.sleepers.shut.store(true, Relaxed);
         if immediate {
             // Python: each dropped item counts as done while any is
             // unfinished. `pushed` is final now that the storage is closed.

@@ -127,21 +127,31 @@ pub use imp::{Condvar, Mutex, MutexGuard};
 
 /// Exponential backoff for spin-then-park loops.
 ///
-/// Normally `crossbeam_utils::Backoff`; under loom every step is a
-/// `thread::yield_now()`, so a spin loop stays a finite model.
+/// crossbeam_utils' schedule (spin 1, 2, 4 … 64 times, then yield, done
+/// after eleven steps), kept here so that [`snooze_until`](Self::snooze_until)
+/// can look at a condition between two spins of one step. Under loom every
+/// step is a `thread::yield_now()`, so a spin loop stays a finite model.
 #[derive(Debug, Default)]
 pub struct Backoff {
+    /// Steps taken (`spin` takes `&self`, hence the cell).
     #[cfg(not(loom))]
-    inner: crossbeam_utils::Backoff,
-    /// Yields to make after `inner` completed, before `is_completed`.
+    step: std::cell::Cell<u32>,
+    /// Yields to make after the steps completed, before `is_completed`.
     #[cfg(not(loom))]
     patience: u32,
-    /// Yields made after `inner` completed.
+    /// Yields made after the steps completed.
     #[cfg(not(loom))]
     extra_yields: u32,
     #[cfg(loom)]
     steps: u32,
 }
+
+/// The last step that spins (`2^SPIN_LIMIT` times) rather than yields.
+#[cfg(not(loom))]
+const SPIN_LIMIT: u32 = 6;
+/// The last step of a backoff (without patience).
+#[cfg(not(loom))]
+const YIELD_LIMIT: u32 = 10;
 
 /// Yields a blocked call makes, after spinning, before it parks: about the
 /// cost of waking a thread on another core (tens of microseconds, at a
@@ -239,31 +249,67 @@ impl Backoff {
     /// Spins (busy-waits) a little longer each call; for lock-free retries.
     pub fn spin(&self) {
         #[cfg(not(loom))]
-        self.inner.spin();
+        {
+            let step = self.step.get();
+            for _ in 0..1u32 << step.min(SPIN_LIMIT) {
+                std::hint::spin_loop();
+            }
+            if step <= SPIN_LIMIT {
+                self.step.set(step + 1);
+            }
+        }
         #[cfg(loom)]
         loom::thread::yield_now();
     }
 
     /// Spins, then yields the CPU; for waiting on another thread's progress.
     pub fn snooze(&mut self) {
+        self.snooze_until(|| false);
+    }
+
+    /// One step of [`snooze`](Self::snooze) that checks `ready` after every
+    /// spin of the step (and after its yield), and ends as soon as it holds;
+    /// returns the last `ready()`. Waiting on a word that only the other
+    /// thread writes, `ready` reads this core's cached copy until that
+    /// thread's write invalidates it: polling costs no cache-line transfer,
+    /// and the waiter sees the change one spin after it lands instead of up
+    /// to 64 spins (~3 µs) later. The step counts whether or not `ready`
+    /// ended it, so the backoff's length stays bounded.
+    #[inline]
+    pub fn snooze_until(&mut self, mut ready: impl FnMut() -> bool) -> bool {
         #[cfg(not(loom))]
         {
-            if self.inner.is_completed() {
+            let step = self.step.get();
+            if step > YIELD_LIMIT {
                 self.extra_yields = self.extra_yields.saturating_add(1);
+            } else {
+                self.step.set(step + 1);
             }
-            self.inner.snooze();
+            if step <= SPIN_LIMIT {
+                for _ in 0..1u32 << step {
+                    std::hint::spin_loop();
+                    if ready() {
+                        return true;
+                    }
+                }
+                false
+            } else {
+                std::thread::yield_now();
+                ready()
+            }
         }
         #[cfg(loom)]
         {
             self.steps += 1;
             loom::thread::yield_now();
+            ready()
         }
     }
 
     /// True once spinning has stopped paying: time to park instead.
     pub fn is_completed(&self) -> bool {
         #[cfg(not(loom))]
-        return self.inner.is_completed() && self.extra_yields >= self.patience;
+        return self.step.get() > YIELD_LIMIT && self.extra_yields >= self.patience;
         #[cfg(loom)]
         return self.steps >= 1;
     }

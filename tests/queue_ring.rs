@@ -203,3 +203,41 @@ fn immediate_shutdown_racing_putters_and_getters_loses_and_leaks_nothing() {
         assert_eq!(q.try_get().err(), Some(GetError::ShutDown));
     }
 }
+
+/// The blocking calls' spin phase looks at one slot only (a getter at the
+/// head's, a putter at the slot a few places past the tail, wrapping into
+/// the next lap): across threads, with capacities that do and do not wrap
+/// that look-ahead, every item still arrives once and in order, and a
+/// putter never holds more than the bound.
+#[test]
+fn blocking_hand_over_across_threads_keeps_fifo_order() {
+    for cap in [1usize, 2, 3, 16, 17, 100] {
+        let q = Arc::new(Queue::new(cap));
+        const N: u64 = 20_000;
+        let consumer = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                for n in 0..N {
+                    assert!(q.len() <= cap, "cap {cap}: over the bound");
+                    assert_eq!(q.get(), Ok(n), "cap {cap}: out of order");
+                }
+                q.get()
+            })
+        };
+        let producer = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                for n in 0..N {
+                    q.put(n).unwrap();
+                }
+            })
+        };
+        let last = within(DEADLINE, "the hand-over of every item", move || {
+            producer.join().unwrap();
+            // Only the shutdown ends the consumer's last, blocked get.
+            q.shutdown(false);
+            consumer.join().unwrap()
+        });
+        assert_eq!(last, Err(GetError::ShutDown), "cap {cap}");
+    }
+}

@@ -140,6 +140,37 @@ impl Channel for Crossbeam {
     }
 }
 
+/// `kanal::bounded`: at capacity 1 (and whenever a receiver waits) it hands
+/// an item straight to a waiting receiver's slot.
+pub struct Kanal(pub kanal::Sender<u64>, pub kanal::Receiver<u64>);
+impl Channel for Kanal {
+    fn with_capacity(cap: usize) -> Self {
+        let (tx, rx) = kanal::bounded(cap);
+        Kanal(tx, rx)
+    }
+    fn send(&self, v: u64) {
+        self.0.send(v).expect("receiver alive");
+    }
+    fn recv(&self) -> u64 {
+        self.1.recv().expect("sender alive")
+    }
+}
+
+/// `flume::bounded`.
+pub struct Flume(pub flume::Sender<u64>, pub flume::Receiver<u64>);
+impl Channel for Flume {
+    fn with_capacity(cap: usize) -> Self {
+        let (tx, rx) = flume::bounded(cap);
+        Flume(tx, rx)
+    }
+    fn send(&self, v: u64) {
+        self.0.send(v).expect("receiver alive");
+    }
+    fn recv(&self) -> u64 {
+        self.1.recv().expect("sender alive")
+    }
+}
+
 /// Moves `messages` through a fresh queue of capacity `cap` from `producers`
 /// threads (pinned to CPU 0) to `consumers` threads (pinned to CPU 1) and
 /// returns the wall time from the start signal to the last receive.

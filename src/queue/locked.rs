@@ -198,4 +198,19 @@ impl<D: Discipline> Storage for Locked<D> {
     fn pushed(&self) -> u64 {
         self.pushed.load(Relaxed)
     }
+
+    fn cheap_hints(&self) -> bool {
+        // Each hint takes the mutex: look once per backoff step.
+        false
+    }
+
+    fn pop_ready(&self) -> bool {
+        // The try itself costs no more than a look.
+        true
+    }
+
+    fn push_ready(&self, room: usize) -> bool {
+        let inner = self.inner.lock();
+        inner.closed || self.maxsize == 0 || inner.items.len() + room <= self.maxsize
+    }
 }

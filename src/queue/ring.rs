@@ -138,6 +138,18 @@ impl<T> Ring<T> {
         }
     }
 
+    /// The position `k` places after `pos` (unmarked), `k < cap`: at most
+    /// one lap further.
+    fn advance(&self, pos: u64, k: u64) -> u64 {
+        debug_assert!(k < self.cap);
+        let index = (pos & (self.mark - 1)) + k;
+        if index < self.cap {
+            pos + k
+        } else {
+            (pos & !(self.one_lap - 1)).wrapping_add(self.one_lap) + (index - self.cap)
+        }
+    }
+
     /// How many positions come before `pos` (unmarked), from the start.
     fn count(&self, pos: u64) -> u64 {
         let laps = pos >> self.one_lap.trailing_zeros();
@@ -325,6 +337,44 @@ impl<T> Storage for Ring<T> {
         // Relaxed: a push that happened before the caller is seen by
         // coherence; a concurrent one may or may not count.
         self.count(self.tail.load(Relaxed) & !self.mark)
+    }
+
+    fn cheap_hints(&self) -> bool {
+        true
+    }
+
+    // The hints read `head` (or `tail`), written by the own side only, and
+    // the stamp of the one slot the awaited change lands in: no word that
+    // the other side writes on every item. `try_pop`'s empty check reads
+    // `tail`, and `try_push`'s full check reads `head`: polled by a waiting
+    // side, those two lines would bounce between the cores on every item
+    // (each of the other side's CASes then waits for the line to come
+    // back), about one more core-to-core round trip per item at capacity 1.
+    // Relaxed: a hint orders nothing; the try that follows it does.
+
+    fn pop_ready(&self) -> bool {
+        let head = self.head.load(Relaxed);
+        if head & self.mark != 0 {
+            // Being drained: let the try report it.
+            return true;
+        }
+        // Written for this position (1), or already taken and our `head` is
+        // stale (more): either way a try has something to find out.
+        self.slot(head).stamp.load(Relaxed).wrapping_sub(head) as i64 >= 1
+    }
+
+    fn push_ready(&self, room: usize) -> bool {
+        let tail = self.tail.load(Relaxed);
+        if tail & self.mark != 0 {
+            // Closed: let the try report it.
+            return true;
+        }
+        // The slot `room - 1` places ahead is free for its push of this lap
+        // (0), or our `tail` is stale (more). Pops free slots in about the
+        // order of their positions, so the slots before it are free too.
+        let k = (room.max(1) as u64 - 1).min(self.cap - 1);
+        let pos = self.advance(tail, k);
+        self.slot(pos).stamp.load(Relaxed).wrapping_sub(pos) as i64 >= 0
     }
 }
 
