@@ -72,6 +72,8 @@ mod os;
 #[path = "os/windows.rs"]
 mod os;
 mod unavailable;
+#[cfg(unix)]
+mod workers;
 
 pub(crate) use self::core::accept_pause;
 
