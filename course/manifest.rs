@@ -442,7 +442,7 @@ read)` then `conns.insert(conn.as_raw_fd(), conn)`. `read`: `let Some(mut conn) 
         number: 20,
         title: "an echo server that survives a flood: connection cap, idle timeout, bounded buffers",
         mirrors: "the seed's question 10: a socketserver that a flood of requests cannot bring down",
-        program: Some(10),
+        program: None,
         needs: &[Capability::Net, Capability::UnixFds],
         own_test_main: false,
         library: None,
@@ -582,6 +582,26 @@ parts)).collect()`. `on_threads`: an `AtomicUsize` `next` and an `AtomicU64` `to
 ranges.get(next.fetch_add(1, Relaxed)) { total.fetch_add(count_primes(r), Relaxed); }); })`, then \
 `total.into_inner()`. `on_processes`: register `pool_task!(count_primes)` in `ENTRIES`, then \
 `Pool::new(workers)`, `pool.map(\"count_primes\", ranges.iter(), 1)` and sum; close and join the pool.",
+    },
+    Exercise {
+        name: "socketserver",
+        number: 28,
+        title: "a threading socketserver that a flood cannot bring down: max_children, max_per_client",
+        mirrors: "socketserver.ThreadingTCPServer with question 10's caps (the seed's program 10)",
+        program: Some(10),
+        needs: &[Capability::Net],
+        own_test_main: false,
+        library: None,
+        nudge: "ThreadingMixIn starts a thread per connection without limit; admit first, under one lock, and close what does not fit.",
+        walkthrough: "`try_admit`: `let mut open = self.open.lock().unwrap(); if open.total >= self.max_children { \
+return Err(Refused::Full) }`; `let mine = open.per_client.entry(ip).or_default(); if *mine >= \
+self.max_per_client { return Err(Refused::PerClient) }`; `*mine += 1; open.total += 1; open.peak = \
+open.peak.max(open.total); Ok(())`. `release`: `open.total -= 1` and decrement the IP's count, removing it \
+at 0. `serve`: `std::thread::scope(|s| for conn in listener.incoming() { if stop.load(SeqCst) { break } \
+let Ok(mut stream) = conn else { continue }; let ip = stream.peer_addr()?.ip(); if \
+admission.try_admit(ip).is_err() { refused += 1; continue } accepted += 1; s.spawn(move || { let r = \
+catch_unwind(AssertUnwindSafe(|| handler(&mut stream))); drop(stream); admission.release(ip); if \
+r.is_err() { panics += 1 } }); })` with the counters as atomics the threads borrow.",
     },
 ];
 

@@ -28,6 +28,11 @@
 //! every platform except the raw `select(2)` and `poll(2)` loops, which are
 //! Unix only: elsewhere [`serve`] answers them with an `Unsupported` error.
 //!
+//! Python's `socketserver` (`TCPServer`, `ThreadingTCPServer`,
+//! `ForkingTCPServer` and a `BaseRequestHandler`, with exam question 10's
+//! caps: `max_children`, `max_per_client`) is [`socketserver`]; its
+//! forking server shares the prefork model's worker supervision.
+//!
 //! # Examples
 //!
 //! ```
@@ -62,6 +67,7 @@ use std::time::Duration;
 use crate::selector::{BackendKind, Notifier};
 
 pub mod protocol;
+pub mod socketserver;
 
 mod conn;
 mod core;
@@ -72,6 +78,8 @@ mod os;
 #[path = "os/windows.rs"]
 mod os;
 mod unavailable;
+#[cfg(unix)]
+mod workers;
 
 pub(crate) use self::core::accept_pause;
 

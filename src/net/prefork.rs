@@ -4,23 +4,19 @@
 //! loop](super::selector_server) on the one listening socket they all
 //! inherited. A connection is served by whichever worker's `accept` wins.
 //!
-//! - **Started with [`ipc::Process`]**: a worker is a fresh run of the same
-//!   binary (the "spawn" method; `fork` alone is unsafe in a threaded
-//!   program), so a binary that serves this model calls
-//!   `ipc::init(net::ENTRIES)` first thing in `main` (echo-server does).
-//! - **One listener**: the parent keeps it bound (the port never changes,
-//!   even while a worker is replaced) and passes it to each worker.
+//! - **The workers' life** (started with [`ipc::Process`], the one
+//!   listener passed to each, ready before the first client, a dead worker
+//!   replaced and counted in [`ServerStats::workers_replaced`], `Stop` on
+//!   the shutdown and each worker's counts back) is
+//!   [`workers`](super::workers)', shared with
+//!   [`ForkingTcpServer`](super::socketserver::ForkingTcpServer). A binary
+//!   that serves this model calls `ipc::init(net::ENTRIES)` first thing in
+//!   `main` (echo-server does).
 //! - **One `max_connections`** for all: the open count and the peak live in
 //!   shared memory ([`ipc::Value`]), taken under its lock at each accept and
 //!   close (never per request).
-//! - **A worker that dies is replaced**, and counted in
-//!   [`ServerStats::workers_replaced`]; its connections are lost with it
-//!   (their clients see a reset), and so are its counts.
-//! - **Shutdown reaches every worker**: each has a control connection to the
-//!   parent; the parent sends `Stop` on each, every worker closes its
-//!   connections and answers with its counts, and the parent waits for all
-//!   of them. A worker whose parent dies sees its control connection close
-//!   and stops too.
+//! - A dead worker's connections are lost with it (their clients see a
+//!   reset), and so are its counts.
 //!
 //! Cost per request: the selector model's (no shared state is touched per
 //! request); a new connection wakes every worker's `epoll_wait` on the
@@ -30,28 +26,20 @@
 
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::core::{total, Admit};
+use super::workers::{Handles, Supervisor, WorkerSide};
 use super::{selector_server, EchoMode, ServerConfig, ServerStats, Shutdown};
-use crate::ipc::{self, Connection, Entry, Process, Value};
-use crate::selector::{BackendKind, BaseSelector, DefaultSelector, Interest, WithBackend};
+use crate::ipc::{self, Entry, Process, Value};
+use crate::selector::{BackendKind, BaseSelector, WithBackend};
 
 /// The worker's entry point, for the binary's table (see [`super::ENTRIES`]).
 pub(crate) const WORKER: Entry = ipc::entry!("synclings::net::prefork" => worker);
-
-/// How long the shutdown waits for a worker's counts before killing it.
-const STOP_LIMIT: Duration = Duration::from_secs(10);
-
-/// What the parent says on a worker's control connection.
-#[derive(Serialize, Deserialize, Debug)]
-enum Control {
-    Stop,
-}
 
 /// The settings a worker needs (the parts of [`ServerConfig`] it uses).
 #[derive(Serialize, Deserialize, Debug)]
@@ -64,14 +52,11 @@ struct WorkerConfig {
     selector: String,
 }
 
-/// A worker's arguments: its control connection, the listener (its
-/// descriptor rides in a `Connection`, the handle `ipc` passes descriptors
-/// in; the worker takes it back out and never uses it as a connection),
+/// A worker's arguments: its handles (control connection and listener),
 /// the shared count, the settings.
 #[derive(Deserialize)]
 struct WorkerArgs {
-    control: Connection,
-    listener: Connection,
+    handles: Handles,
     count: Value<[u64; 2]>,
     config: WorkerConfig,
 }
@@ -80,8 +65,7 @@ struct WorkerArgs {
 /// settings borrowed: every worker gets the same).
 #[derive(Serialize)]
 struct WorkerArgsRef<'a> {
-    control: Connection,
-    listener: Connection,
+    handles: Handles,
     count: &'a Value<[u64; 2]>,
     config: &'a WorkerConfig,
 }
@@ -113,12 +97,6 @@ impl Admit for SharedCount<'_> {
     }
 }
 
-/// A running worker and the parent's end of its control connection.
-struct Worker {
-    process: Process,
-    control: Connection,
-}
-
 /// Serves with `config.workers` processes until `shutdown` is requested.
 pub(crate) fn serve(
     listener: TcpListener,
@@ -134,98 +112,34 @@ pub(crate) fn serve(
         read_chunk: config.read_chunk,
         selector: config.selector.to_string(),
     };
-    let start = |count: &Value<[u64; 2]>| -> io::Result<Worker> {
-        let (control, theirs) = ipc::pipe(true)?;
-        let carrier = Connection::from(UnixStream::from(listener.as_fd().try_clone_to_owned()?));
+    let spawn = |handles: Handles| -> io::Result<Process> {
         let args = WorkerArgsRef {
-            control: theirs,
-            listener: carrier,
-            count,
+            handles,
+            count: &count,
             config: &worker_config,
         };
-        let process = Process::spawn(WORKER.name(), &args)?;
-        Ok(Worker { process, control })
+        Process::spawn(WORKER.name(), &args)
     };
-    let mut workers = (0..config.workers)
-        .map(|_| start(&count))
-        .collect::<io::Result<Vec<_>>>()?;
-    let mut replaced = 0;
-    // Sleep until a worker dies (its control connection reaches EOF) or the
-    // shutdown is requested.
-    let mut sel = DefaultSelector::<usize>::new()?;
-    shutdown.notify_on_request(sel.notifier());
-    for (i, w) in workers.iter().enumerate() {
-        sel.register(&w.control, Interest::READ, i)?;
-    }
-    let mut ready = Vec::new();
-    while !shutdown.is_requested() {
-        sel.select_into(None, &mut ready)?;
-        for &(fd, _) in &ready {
-            let Ok(key) = sel.get_key(&fd) else { continue };
-            let i = key.data;
-            if shutdown.is_requested() {
-                break;
-            }
-            // Before the shutdown a worker says nothing: readable means dead.
-            let _ = sel.unregister(&workers[i].control);
-            let _ = workers[i].process.kill();
-            let _ = workers[i].process.join();
-            workers[i] = start(&count)?;
-            replaced += 1;
-            sel.register(&workers[i].control, Interest::READ, i)?;
-        }
-    }
-    for w in &workers {
-        let _ = sel.unregister(&w.control);
-    }
-    let mut all = Vec::new();
-    for w in &mut workers {
-        let _ = w.control.send(&Control::Stop);
-    }
-    for w in &mut workers {
-        all.push(collect(w));
-    }
-    let mut stats = total(all);
+    let replaced = Arc::new(AtomicU64::new(0));
+    let supervisor = Supervisor::start(listener, config.workers, Box::new(spawn), replaced.clone())?;
+    let mut stats = total(supervisor.run::<ServerStats>(shutdown)?);
     stats.peak_connections = SharedCount {
         shared: &count,
         max: config.max_connections,
     }
     .peak();
-    stats.workers_replaced = replaced;
+    stats.workers_replaced = replaced.load(Relaxed);
     Ok(stats)
-}
-
-/// A stopping worker's counts (none if it died first), and its exit.
-fn collect(w: &mut Worker) -> ServerStats {
-    let stats = match w.control.poll(Some(STOP_LIMIT)) {
-        Ok(true) => w.control.recv::<ServerStats>().unwrap_or_default(),
-        _ => ServerStats::default(),
-    };
-    let deadline = Instant::now() + STOP_LIMIT;
-    if !matches!(
-        w.process
-            .join_timeout(deadline.saturating_duration_since(Instant::now())),
-        Ok(Some(_))
-    ) {
-        let _ = w.process.kill();
-        let _ = w.process.join();
-    }
-    stats
 }
 
 /// The worker process: the selector loop on the inherited listener until
 /// the parent says stop (or goes away), then its counts to the parent.
 fn worker(args: WorkerArgs) {
     let WorkerArgs {
-        mut control,
-        listener,
+        handles,
         count,
         config,
     } = args;
-    let listener = match listener.as_fd().try_clone_to_owned() {
-        Ok(fd) => TcpListener::from(fd),
-        Err(e) => panic!("prefork worker: the listener did not arrive: {e}"),
-    };
     let server_config = ServerConfig {
         max_connections: config.max_connections,
         max_buffered: config.max_buffered,
@@ -240,21 +154,15 @@ fn worker(args: WorkerArgs) {
         ..ServerConfig::default()
     };
     let shutdown = Shutdown::new();
-    let listen = control.try_clone().expect("prefork worker: clone the control connection");
-    let stop = shutdown.clone();
-    std::thread::spawn(move || {
-        let mut listen = listen;
-        // Stop, or the parent's end closed (the parent died): stop.
-        let _ = listen.recv::<Control>();
-        stop.request();
-    });
+    let (side, listener) = WorkerSide::start(handles, &shutdown)
+        .unwrap_or_else(|e| panic!("prefork worker: cannot start: {e}"));
     let admission = SharedCount {
         shared: &count,
         max: server_config.max_connections,
     };
     let stats = run_worker(listener, &server_config, &shutdown, &admission)
         .unwrap_or_else(|e| panic!("prefork worker: the server failed: {e}"));
-    let _ = control.send(&stats);
+    side.finish(&stats);
 }
 
 /// The selector loop on `config.selector`'s backend.

@@ -123,6 +123,7 @@ mod queue;
 mod rlock;
 mod semaphore;
 mod shared_counter;
+mod socketserver;
 mod thread_local;
 mod thread_pool;
 mod threads;
