@@ -15,11 +15,17 @@
 mod net_cases;
 
 use net_cases::*;
+#[cfg(unix)]
 use std::io::{Read, Write};
+#[cfg(unix)]
 use std::net::{SocketAddr, TcpStream};
+#[cfg(target_os = "linux")]
 use std::thread;
-use synclings::net::{Model, ServerStats};
+use synclings::net::Model;
+#[cfg(unix)]
+use synclings::net::ServerStats;
 use synclings::selector::BackendKind;
+#[cfg(target_os = "linux")]
 use synclings::testing::{current_tid, eventually, within, DEADLINE};
 
 /// One `#[test]` per scenario of [`for_each_case!`] for `$model`.

@@ -29,18 +29,29 @@ use synclings_bench::{
     core_to_core_round_trip, run_workload, Channel, Crossbeam, Flume, Kanal, StdSync, Synclings,
 };
 
-/// The CPU time this process used so far (every thread's).
-fn process_cpu() -> Duration {
-    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+/// The CPU time this process used so far (every thread's); `None` where
+/// there is no POSIX CPU-time clock (Windows: the CPU columns read NaN).
+fn process_cpu() -> Option<Duration> {
+    cpu_clock(Clock::Process)
 }
 
-/// The CPU time the calling thread used so far.
-fn thread_cpu() -> Duration {
-    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+/// The CPU time the calling thread used so far (`None` as above).
+fn thread_cpu() -> Option<Duration> {
+    cpu_clock(Clock::Thread)
 }
 
-/// Reads the CPU-time clock `clock`.
-fn cpu_clock(clock: libc::clockid_t) -> Duration {
+enum Clock {
+    Process,
+    Thread,
+}
+
+/// Reads a CPU-time clock.
+#[cfg(unix)]
+fn cpu_clock(clock: Clock) -> Option<Duration> {
+    let clock = match clock {
+        Clock::Process => libc::CLOCK_PROCESS_CPUTIME_ID,
+        Clock::Thread => libc::CLOCK_THREAD_CPUTIME_ID,
+    };
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -49,7 +60,20 @@ fn cpu_clock(clock: libc::clockid_t) -> Duration {
     // every Linux (and the BSDs, macOS) supports.
     let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime({clock}) failed");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+#[cfg(not(unix))]
+fn cpu_clock(_: Clock) -> Option<Duration> {
+    None
+}
+
+/// `later - earlier`, in nanoseconds; NaN without a CPU clock.
+fn cpu_ns(earlier: Option<Duration>, later: Option<Duration>) -> f64 {
+    match (earlier, later) {
+        (Some(a), Some(b)) => b.saturating_sub(a).as_nanos() as f64,
+        _ => f64::NAN,
+    }
 }
 
 /// One run: messages per second and process CPU nanoseconds per message.
@@ -63,10 +87,10 @@ struct Sample {
 fn sample<C: Channel>(cap: usize, producers: usize, consumers: usize, messages: u64) -> Sample {
     let cpu0 = process_cpu();
     let took = run_workload::<C>(cap, producers, consumers, messages);
-    let cpu = process_cpu().saturating_sub(cpu0);
+    let cpu = cpu_ns(cpu0, process_cpu());
     Sample {
         rate: messages as f64 / took.as_secs_f64(),
-        cpu_ns: cpu.as_nanos() as f64 / messages as f64,
+        cpu_ns: cpu / messages as f64,
     }
 }
 
@@ -95,12 +119,12 @@ fn idle_get_cpu_us<C: Channel>(idle: Duration) -> f64 {
             synclings_bench::pin(1);
             let t0 = thread_cpu();
             assert_eq!(chan.recv(), 7);
-            thread_cpu().saturating_sub(t0)
+            cpu_ns(t0, thread_cpu())
         })
     };
     std::thread::sleep(idle);
     chan.send(7);
-    getter.join().expect("idle getter").as_nanos() as f64 / 1e3
+    getter.join().expect("idle getter") / 1e3
 }
 
 /// Runs `idle_get_cpu_us` for the peer called `name`.
