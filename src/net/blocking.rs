@@ -35,7 +35,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -56,7 +56,7 @@ pub(crate) fn serve(
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
     // Finished threads are reaped when the list doubles: amortised O(1).
     let mut reap_at = 64;
-    let result = accept_loop(&listener, shutdown, |stream| {
+    let result = accept_loop(&listener, shutdown, |stream, _peer| {
         let Some(connection) = shared.admit(stream) else {
             return;
         };
@@ -249,15 +249,15 @@ impl Drop for Connection {
     }
 }
 
-/// Accepts connections until `shutdown` is requested, handing each to
-/// `on_accept`; sleeps in a selector (the listener and the shutdown's
+/// Accepts connections until `shutdown` is requested, handing each (and
+/// its peer's address) to `on_accept`; sleeps in a selector (the listener and the shutdown's
 /// notifier) between them, never spins, and pauses on descriptor exhaustion
 /// ([`accept_pause`]). Fails only on an error that no retry can fix (the
 /// listener is not a listening socket).
 pub(super) fn accept_loop(
     listener: &TcpListener,
     shutdown: &Shutdown,
-    mut on_accept: impl FnMut(TcpStream),
+    mut on_accept: impl FnMut(TcpStream, SocketAddr),
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let mut sel = DefaultSelector::new()?;
@@ -273,12 +273,12 @@ fn accept_until(
     sel: &mut DefaultSelector<()>,
     listener: &TcpListener,
     shutdown: &Shutdown,
-    on_accept: &mut impl FnMut(TcpStream),
+    on_accept: &mut impl FnMut(TcpStream, SocketAddr),
 ) -> io::Result<()> {
     let mut ready = Vec::new();
     while !shutdown.is_requested() {
         match listener.accept() {
-            Ok((stream, _peer)) => on_accept(stream),
+            Ok((stream, peer)) => on_accept(stream, peer),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 sel.select_into(None, &mut ready)?;
             }

@@ -42,7 +42,7 @@ pub(crate) fn serve(
 ) -> io::Result<ServerStats> {
     let pool = ThreadPool::new(config.workers, 0).map_err(io::Error::other)?;
     let shared = Shared::new(config);
-    let result = accept_loop(&listener, shutdown, |stream| {
+    let result = accept_loop(&listener, shutdown, |stream, _peer| {
         if let Some(connection) = shared.admit(stream) {
             // The backlog is unbounded (0), so this never blocks; the
             // admitted-connection cap bounds it. It fails only after a

@@ -12,12 +12,9 @@ use std::time::{Duration, Instant};
 
 use super::admission::{self, Table, ERRORS, PANICS, REFUSED};
 use super::{BaseRequestHandler, Limits, Request, ServerHandle, Stats};
+use crate::net::blocking::accept_loop;
 use crate::net::{accept_pause, Shutdown};
 use crate::selector::{DefaultSelector, Interest};
-
-/// How many connections one wake-up accepts before looking at the shutdown
-/// flag again.
-const ACCEPT_BATCH: usize = 64;
 
 /// Where a handler runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,24 +146,14 @@ impl Core {
         self.children.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Python's `serve_forever`: accepts until the shutdown is requested.
+    /// Python's `serve_forever`: accepts until the shutdown is requested
+    /// (the echo servers' accept loop: a selector with the shutdown's
+    /// notifier, a pause when out of descriptors).
     pub(crate) fn serve_forever(self: &Arc<Self>) -> io::Result<()> {
         let _serving = self.serving.enter()?;
-        let mut sel = DefaultSelector::<()>::new()?;
-        sel.register(&self.listener, Interest::READ, ())?;
-        self.shutdown.notify_on_request(sel.notifier());
-        let mut ready = Vec::new();
-        while !self.shutdown.is_requested() {
-            sel.select_into(None, &mut ready)?;
-            if let Some(pause) = self.accept_batch() {
-                // Out of descriptors: the listener stays readable, so wait
-                // without it for a moment instead of spinning.
-                sel.unregister(&self.listener)?;
-                sel.select_into(Some(pause), &mut ready)?;
-                sel.register(&self.listener, Interest::READ, ())?;
-            }
-        }
-        Ok(())
+        accept_loop(&self.listener, &self.shutdown, |stream, addr| {
+            self.dispatch(stream, addr)
+        })
     }
 
     /// Python's `handle_request`: waits up to `timeout` (`None`: without
@@ -200,27 +187,6 @@ impl Core {
             sel.select_into(wait, &mut ready)?;
         }
         Ok(false)
-    }
-
-    /// Accepts what waits (up to a batch); `Some(pause)` when out of
-    /// descriptors or memory.
-    fn accept_batch(self: &Arc<Self>) -> Option<Duration> {
-        for _ in 0..ACCEPT_BATCH {
-            if self.shutdown.is_requested() {
-                return None;
-            }
-            match self.listener.accept() {
-                Ok((stream, addr)) => self.dispatch(stream, addr),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
-                Err(e) => {
-                    if let Some(pause) = accept_pause(&e) {
-                        return Some(pause);
-                    }
-                    // A peer that reset before the accept, a signal: go on.
-                }
-            }
-        }
-        None
     }
 
     /// Admits `stream` and runs its handler, or closes it at once.
