@@ -52,7 +52,10 @@ def build(tree, target_dir, bench):
 def measure(exe, filt):
     """One run of a bench executable: {benchmark: ns per iteration}."""
     cmd = [exe, "--bench", "--output-format", "bencher"] + ([filt] if filt else [])
-    out = run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    # Criterion's own files go under target/ab: target/criterion holds the
+    # last bench/run.sh's results, which report.py renders.
+    env = {**os.environ, "CRITERION_HOME": os.path.join(ROOT, "target", "ab", "criterion")}
+    out = run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env).stdout
     return {m.group(1): int(m.group(2).replace(",", ""))
             for m in map(LINE.match, out.splitlines()) if m}
 
