@@ -25,7 +25,8 @@
 //! returns 0) or `write` (`EPIPE`), then joins every thread.
 //!
 //! Cost: a thread per connection: a kernel task, a stack (128 KiB reserved,
-//! a few pages touched) and a read buffer, plus two context switches per
+//! a few pages touched) and a read buffer (2 KiB on that stack until a read
+//! fills it, then `read_chunk` on the heap), plus two context switches per
 //! request; thousands of connections are thousands of threads. The
 //! [thread pool](super::thread_pool) caps the threads but not the waiting.
 //!
@@ -43,8 +44,14 @@ use super::protocol::respond;
 use super::{accept_pause, os, ServerConfig, ServerStats, Shutdown};
 use crate::selector::{DefaultSelector, Interest};
 
-/// Stack size of a connection thread: the loop keeps its buffer on the heap.
+/// Stack size of a connection thread: the loop keeps its large buffer on
+/// the heap.
 const CONNECTION_STACK: usize = 128 * 1024;
+
+/// The read buffer a connection starts with, on its thread's stack: a
+/// connection that has never received more than this at once holds no
+/// heap buffer (10 000 idle connections stay a few pages each).
+const SMALL_READ: usize = 2048;
 
 /// Runs the thread-per-connection model until `shutdown` is requested.
 pub(crate) fn serve(
@@ -210,14 +217,26 @@ impl Connection {
         stream.set_read_timeout(config.idle_timeout)?;
         stream.set_write_timeout(config.idle_timeout)?;
         let mode = config.mode;
-        let mut buf = vec![0; config.read_chunk.min(config.max_buffered)];
+        let chunk = config.read_chunk.min(config.max_buffered);
+        // An idle connection waits in `read` on a small buffer on the
+        // stack (whose pages the thread touched already); the full chunk is
+        // allocated the first time a read fills the small one.
+        let mut small = [0u8; SMALL_READ];
+        let mut large: Vec<u8> = Vec::new();
         loop {
-            let n = match stream.read(&mut buf) {
+            let on_stack = large.is_empty();
+            let buf: &mut [u8] = if on_stack {
+                &mut small[..SMALL_READ.min(chunk)]
+            } else {
+                &mut large
+            };
+            let n = match stream.read(buf) {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
+            let grow = on_stack && n == buf.len() && chunk > SMALL_READ;
             self.bytes_in += n as u64;
             respond(&mut buf[..n], mode);
             let mut reply = &buf[..n];
@@ -231,6 +250,9 @@ impl Connection {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 }
+            }
+            if grow {
+                large = vec![0; chunk];
             }
         }
     }
