@@ -419,13 +419,17 @@ def pool_section():
     for r in rows:
         if "seconds" in r and "peer" in r:
             times[(r["group"], r["peer"], r["workers"])] = r["seconds"]
-    n = next((r for r in rows if r["group"] == "gil/cpu/n"), {})
+    ns = {r.get("peer", "rust"): r for r in rows if r["group"] == "gil/cpu/n"}
+    n = ns.get("rust", {})
     ft = next((r for r in rows if r["group"] == "gil/free_threaded"), None)
     w("## Process pools and the GIL\n")
-    below = f"{n['n']:,}".replace(",", " ") if "n" in n else "N"
+    def below(side):
+        return f"{ns[side]['n']:,}".replace(",", " ") if side in ns else "N"
     w(f"`target/release/pool-lab` and `bench/python/pool_lab.py`. CPU-bound: the primes below "
-      f"{below} by trial division, in {n.get('tasks', 16)} tasks (the same loop in both "
-      "languages, so compare speed-ups, not seconds); IO-bound: 16 tasks that each sleep 50 ms. "
+      f"{below('rust')} (Rust) and {below('python')} (Python) by trial division, in "
+      f"{n.get('tasks', 16)} tasks: the same loop in both languages, with a larger N for Rust's "
+      "faster loop so that both sides run for about the same seconds; compare speed-ups, not "
+      "seconds. IO-bound: 16 tasks that each sleep 50 ms. "
       "Pools are started before the clock starts. Cells: median seconds [min–max]; speed-up: "
       "1 worker ÷ N workers (medians).\n")
     for group, title, counts in [("gil/cpu", "CPU-bound (count primes)", [1, 2]),

@@ -115,6 +115,7 @@ def main():
 
     threads_only(scale)
     n = max(int(400_000 * scale), 10_000)
+    print(json.dumps({"group": "gil/cpu/n", "peer": "python", "n": n, "tasks": TASKS}), flush=True)
     tasks = ranges(n)
     want = sum(count_primes(t) for t in tasks)
     run_peer("python_processes", lambda w: MP.Pool(w), "gil/cpu", count_primes, tasks, want,
