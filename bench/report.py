@@ -611,7 +611,7 @@ def lab_section(crit):
     w("Method: each server runs pinned to CPU 1 (`taskset -c 1`), `echo-bench` pinned to CPU 0 with one "
       "client thread, 64-byte requests, one in flight per connection (closed loop); "
       f"{lab['warmup_s']} s warm-up, then {lab_durations(lab)} measured; a fresh server "
-      "per repetition, 5 repetitions up to 100 connections, 3 above (LAB_QUICK: 1), the servers taking turns (each repetition starting one server further down the list); each cell "
+      "per repetition, 5 repetitions at every count (LAB_QUICK: 1), the servers taking turns (each repetition starting one server further down the list); each cell "
       "is the median [min–max] over the repetitions. **Server CPU** is the server's utime + stime (/proc/PID/stat, "
       "all threads) over the measured window ÷ the requests answered in it: the figure that separates "
       "the models, since one client core caps req/s. **Peak memory** is the server's VmHWM. "
