@@ -36,6 +36,10 @@ cargo build --release -q -p synclings-bench --bin pool-lab
 target/release/pool-lab "${POOL_SCALE:-$SCALE_SMALL}" | tee target/bench/pool-lab.jsonl
 python3 bench/python/pool_lab.py "${POOL_SCALE:-$SCALE_SMALL}" | tee target/bench/python-pool.jsonl
 python3 bench/python/manager_bench.py "${MANAGER_SCALE:-$SCALE_SMALL}" | tee target/bench/python-manager.jsonl
+# Manager dict: synclings and Python alternating, paired by round, two placements.
+cargo build --release -q -p synclings-bench --bin manager-rounds
+python3 bench/python/manager_rounds.py "${MANAGER_ROUNDS:-$([ "${QUICK:-}" = 1 ] && echo 1 || echo 5)}" \
+  "$([ "${QUICK:-}" = 1 ] && echo 0.2 || echo 1)" | tee target/bench/manager-rounds.jsonl
 # --- The IO-models lab (bench/lab.sh, ~7-15 more minutes; LAB=0 skips it) ---
 # Its wait bench ran with the others above; report.py renders its section
 # from target/bench/lab.json.
