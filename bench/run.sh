@@ -35,6 +35,8 @@ SCALE_SMALL="$([ "${QUICK:-}" = 1 ] && echo 0.1 || echo 1)"
 cargo build --release -q -p synclings-bench --bin pool-lab
 target/release/pool-lab "${POOL_SCALE:-$SCALE_SMALL}" | tee target/bench/pool-lab.jsonl
 python3 bench/python/pool_lab.py "${POOL_SCALE:-$SCALE_SMALL}" | tee target/bench/python-pool.jsonl
+python3 bench/python/pool_rounds.py "$([ "${QUICK:-}" = 1 ] && echo 1 || echo 5)" "${POOL_SCALE:-$SCALE_SMALL}" \
+  | tee target/bench/pool-rounds.jsonl
 python3 bench/python/manager_bench.py "${MANAGER_SCALE:-$SCALE_SMALL}" | tee target/bench/python-manager.jsonl
 # Manager dict: synclings and Python alternating, paired by round, two placements.
 cargo build --release -q -p synclings-bench --bin manager-rounds

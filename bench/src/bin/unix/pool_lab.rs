@@ -8,6 +8,8 @@
 //!
 //! - `pool/map_tiny`: `Pool::new(2).map("square", 0..100_000, 100)`, items/s
 //!   (Python: `multiprocessing.Pool(2).map(square, range(100000), 100)`).
+//!   With `MAP_ONLY=1` it stops there (`python/pool_rounds.py` pairs it
+//!   with Python's, round by round).
 //! - `pool/imap_stream`: `imap` over 10 000 000 items (chunksize 1 000),
 //!   consumed one by one: seconds, and the parent's peak RSS before and
 //!   after (bounded memory: it grows by the in-flight window only).
@@ -121,6 +123,24 @@ fn line(group: &str, peer: &str, workers: Option<usize>, key: &str, values: &[f6
     );
 }
 
+/// `Pool.map("square", 0..items, 100)` after one warm-up map: items/s of
+/// each of `reps` maps.
+fn map_tiny_rates(pool: &Pool, items: u64, reps: usize) -> Vec<f64> {
+    let want: u64 = (0..items).map(square).fold(0, u64::wrapping_add);
+    let _: Vec<u64> = pool.map("square", 0..items, 100).expect("warm-up");
+    (0..reps)
+        .map(|_| {
+            let mut got = 0u64;
+            let s = seconds(|| {
+                let r: Vec<u64> = pool.map("square", 0..items, 100).expect("map");
+                got = r.into_iter().fold(0, u64::wrapping_add);
+            });
+            assert_eq!(got, want);
+            items as f64 / s
+        })
+        .collect()
+}
+
 pub fn main() {
     ipc::init(ENTRIES);
     let scale: f64 = std::env::args()
@@ -135,20 +155,11 @@ pub fn main() {
     // Pool.map of 100 000 tiny tasks, chunksize 100.
     let items = ((100_000.0 * scale) as u64).max(1000);
     let pool = Pool::new(2).expect("a pool of 2");
-    let want: u64 = (0..items).map(square).fold(0, u64::wrapping_add);
-    let _: Vec<u64> = pool.map("square", 0..items, 100).expect("warm-up");
-    let rates: Vec<f64> = (0..reps)
-        .map(|_| {
-            let mut got = 0u64;
-            let s = seconds(|| {
-                let r: Vec<u64> = pool.map("square", 0..items, 100).expect("map");
-                got = r.into_iter().fold(0, u64::wrapping_add);
-            });
-            assert_eq!(got, want);
-            items as f64 / s
-        })
-        .collect();
+    let rates = map_tiny_rates(&pool, items, reps);
     line("pool/map_tiny", "ipc_pool", None, "rates", &rates);
+    if std::env::var_os("MAP_ONLY").is_some() {
+        return;
+    }
 
     // imap streams: 10 million items through the pool, consumed one by
     // one; the parent's peak RSS grows by the window, not by the input.
