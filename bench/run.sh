@@ -29,10 +29,14 @@ for _ in $(seq "${SLEEPER_REPS:-$([ "${QUICK:-}" = 1 ] && echo 1 || echo 5)}"); 
 done
 
 # Process pools and the GIL (bench/src/bin/pool-lab.rs, python/pool_lab.py;
-# PYTHON_FT=/path/to/python3.13t adds a free-threaded row), and Python's
+# PYTHON_FT=/path/to/python3.13t, or bench/python/build_free_threaded.sh, adds a free-threaded row), and Python's
 # side of benches/manager.rs (shared memory vs Manager proxies).
 SCALE_SMALL="$([ "${QUICK:-}" = 1 ] && echo 0.1 || echo 1)"
 cargo build --release -q -p synclings-bench --bin pool-lab
+# A free-threaded CPython built by bench/python/build_free_threaded.sh, if there is one.
+if [ -z "${PYTHON_FT:-}" ] && [ -x target/python-ft/bin/python3.13t ]; then
+  export PYTHON_FT="$PWD/target/python-ft/bin/python3.13t"
+fi
 target/release/pool-lab "${POOL_SCALE:-$SCALE_SMALL}" | tee target/bench/pool-lab.jsonl
 python3 bench/python/pool_lab.py "${POOL_SCALE:-$SCALE_SMALL}" | tee target/bench/python-pool.jsonl
 python3 bench/python/pool_rounds.py "$([ "${QUICK:-}" = 1 ] && echo 1 || echo 5)" "${POOL_SCALE:-$SCALE_SMALL}" \

@@ -9,8 +9,9 @@ interpreter, one GIL each); and Pool.map of 100 000 tiny tasks, chunksize
     python3 bench/python/pool_lab.py [SCALE]     # JSON lines on stdout
 
 Set PYTHON_FT to a free-threaded interpreter (python3.13t) to add its
-threads as the `python_ft_threads` peer; none could be installed from the
-registries this machine reaches (see BENCHMARKS.md).
+threads as the `python_ft_threads` peer: bench/python/build_free_threaded.sh
+builds one from Debian's source package (no registry this machine reaches
+ships one built), and bench/run.sh then sets PYTHON_FT.
 
 Pool start-up is not timed. Each configuration runs REPS times (default 5).
 """
@@ -129,10 +130,11 @@ def main():
         subprocess.run([ft, __file__, str(scale)], env=env, check=True)
     else:
         print(json.dumps({"group": "gil/free_threaded", "available": False,
-                          "why": "no free-threaded CPython (3.13t) installable from the registries "
-                                 "this machine reaches: Debian 12 has no python3.13, PyPI ships no "
-                                 "interpreter, and `uv python install 3.13t` downloads from outside "
-                                 "them; set PYTHON_FT=/path/to/python3.13t to add its row"}))
+                          "why": "no free-threaded CPython (3.13t) was given: no registry this "
+                                 "machine reaches ships one built (Debian packages python3.13 with "
+                                 "the GIL only, PyPI ships no interpreter); "
+                                 "bench/python/build_free_threaded.sh builds one from Debian's "
+                                 "source package, or set PYTHON_FT=/path/to/python3.13t"}))
 
 
 if __name__ == "__main__":
