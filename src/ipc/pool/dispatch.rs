@@ -9,7 +9,10 @@
 //!   trip of the dispatcher); replies come in order, so the first unanswered
 //!   chunk of a dead worker is the one it was running, and the others never
 //!   started;
-//! - reads a busy worker's reply and leaves it in its job;
+//! - reads a busy worker's reply and leaves it in its job, and every reply
+//!   read ahead with it (a connection reads ahead: one `read` takes every
+//!   reply that has arrived, and `poll` cannot see those), before it polls
+//!   again;
 //! - replaces a worker whose connection ended (it died, or was killed): the
 //!   chunk it was running fails with [`PoolError::WorkerDied`] (or goes back
 //!   to the front of the queue once, with `retry_on_worker_death`), the
@@ -261,6 +264,7 @@ impl Dispatcher {
     fn serve(&mut self) {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         loop {
+            self.drain();
             let mut sends = Vec::new();
             {
                 let mut st = self.shared.lock();
@@ -333,9 +337,21 @@ impl Dispatcher {
                 while matches!((&self.wakee).read(&mut buf), Ok(n) if n > 0) {}
             }
             for (i, &slot) in slots.iter().enumerate() {
-                if fds[i + 1].revents != 0 {
+                if fds[i + 1].revents != 0 && self.workers[slot].is_some() {
                     self.readable(slot);
                 }
+            }
+        }
+    }
+
+    /// Handles every reply already read ahead, worker by worker.
+    fn drain(&mut self) {
+        for slot in 0..self.workers.len() {
+            while self.workers[slot]
+                .as_ref()
+                .is_some_and(|w| w.conn.has_buffered_message())
+            {
+                self.readable(slot);
             }
         }
     }
