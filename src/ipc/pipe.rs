@@ -139,6 +139,16 @@ impl Connection {
         frame::write_frame(&self.file, bytes, self.max_message_len)
     }
 
+    /// Sends each of `messages` as one message, in one `writev` when the
+    /// kernel takes them all. Any one over the maximum fails the call
+    /// before anything is written.
+    pub(crate) fn send_many(&mut self, messages: &[&[u8]]) -> Result<(), SendError> {
+        if !self.writable {
+            return Err(SendError::WrongDirection);
+        }
+        frame::write_frames(&self.file, messages, self.max_message_len)
+    }
+
     /// True if a whole message (or an oversized header, refused at once) is
     /// already read ahead: the next `recv` makes no system call, and
     /// polling the descriptor would not see it.
