@@ -255,6 +255,11 @@ impl From<UnixStream> for Connection {
     }
 }
 
+/// The descriptor, to watch with a selector. Unlike Python's (which reads
+/// exactly one message per `recv`), a `Connection` reads ahead: messages it
+/// has already read are no longer in the descriptor, so after a wake-up
+/// receive while [`poll(Some(Duration::ZERO))`](Connection::poll) is true
+/// before waiting on the descriptor again.
 impl AsFd for Connection {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.file.as_fd()

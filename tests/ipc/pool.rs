@@ -69,6 +69,10 @@ const TESTS: &[Test] = &[
         chunks_larger_than_a_socket_buffer_arrive_whole,
     ),
     (
+        "slow_tasks_spread_over_every_worker",
+        slow_tasks_spread_over_every_worker,
+    ),
+    (
         "the_initializer_runs_in_every_worker",
         the_initializer_runs_in_every_worker,
     ),
@@ -500,4 +504,29 @@ fn chunks_larger_than_a_socket_buffer_arrive_whole() {
     });
     let want: Vec<(usize, u8)> = (0..8u8).map(|i| (300_000 + i as usize, i)).collect();
     assert_eq!(results, want);
+}
+
+/// As many tasks as workers: each worker gets one (its fair share), not
+/// a queue of them while another idles, even when they arrive together.
+fn slow_tasks_spread_over_every_worker() {
+    let dir = scratch("spread");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    let pool = Pool::new(3).unwrap();
+    let handles: Vec<_> = (0..3u64)
+        .map(|x| pool.apply_async::<_, ()>("hang", &(x, d.clone())).unwrap())
+        .collect();
+    eventually(DEADLINE, "three tasks run at once, one per worker", || {
+        (0..3).all(|x| dir.join(x.to_string()).exists())
+    });
+    let mut pids: Vec<i32> = (0..3).map(|x| pid_in(&dir.join(x.to_string()))).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "one task per worker: {pids:?}");
+    pool.terminate();
+    let results = within(DEADLINE, "terminate ends the hung tasks", move || {
+        handles.into_iter().map(|h| h.get()).collect::<Vec<_>>()
+    });
+    assert!(results.iter().all(|r| r == &Err(PoolError::Terminated)));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,13 +8,13 @@
 //!   takes every reply that has arrived; `poll` is only asked once none is
 //!   left), leaving each in its job;
 //! - tops every worker up to its depth in one `writev` of all the chunks it
-//!   gets: [`MIN_DEPTH`] chunks in flight, and up to [`MAX_DEPTH`] for a
-//!   worker whose chunks take under [`FAST_CHUNK`] while the queue is long
-//!   (the fair share of what is queued and in flight); at most
+//!   gets: its fair share of what is queued and in flight, but at most
+//!   [`DEPTH`] chunks, or for a worker whose chunks take under
+//!   [`FAST_CHUNK`], from `DEPTH` up to [`MAX_DEPTH`]; and at most
 //!   [`MAX_INFLIGHT_BYTES`] of chunk frames (beyond the first). So a busy
 //!   worker finds its next chunk in its socket, a wake-up handles several
 //!   tiny chunks, a worker that is slow (or not timed yet) holds at most
-//!   `MIN_DEPTH - 1` chunks waiting behind the one it runs (only a long
+//!   `DEPTH - 1` chunks waiting behind the one it runs (only a long
 //!   chunk in a run of fast ones can hold up to `MAX_DEPTH - 1`), and a
 //!   write never fills the socket (which could deadlock with a worker
 //!   writing a large reply). Replies come in order, so the first unanswered
@@ -48,10 +48,11 @@ use super::worker::WORKER;
 use super::PoolError;
 use crate::ipc::{pipe, Connection, Process};
 
-/// Chunks in flight per worker (the one it runs and the ones waiting in its
-/// socket), at least, while there are chunks to run (unless they are over
+/// Chunks in flight (the one it runs and the ones waiting in its socket)
+/// for a worker not known to be fast, at most (fewer when its fair share of
+/// the work is fewer); for a fast one, at least (unless they are over
 /// [`MAX_INFLIGHT_BYTES`]).
-pub(super) const MIN_DEPTH: usize = 3;
+pub(super) const DEPTH: usize = 3;
 
 /// Chunks in flight per worker, at most: a long queue of fast chunks is sent
 /// ahead in batches, so that each wake-up of the dispatcher (and of a
@@ -60,7 +61,7 @@ pub(super) const MIN_DEPTH: usize = 3;
 const MAX_DEPTH: usize = 16;
 
 /// A worker whose chunks take less than this (smoothed) gets more than
-/// [`MIN_DEPTH`]: for slower chunks the wake-ups do not matter, and a deep
+/// [`DEPTH`]: for slower chunks the wake-ups do not matter, and a deep
 /// queue behind a chunk that turns out long would keep the others waiting
 /// while another worker idles.
 const FAST_CHUNK: Duration = Duration::from_micros(200);
@@ -181,12 +182,11 @@ impl Worker {
         }
     }
 
-    /// The depth to top it up to, given the fair `share` of the work: the
-    /// share only for a worker known to be fast.
+    /// The depth to top it up to, given its fair `share` of the work.
     fn depth(&self, share: usize) -> usize {
         match self.chunk_time {
-            Some(t) if t < FAST_CHUNK => share,
-            _ => MIN_DEPTH,
+            Some(t) if t < FAST_CHUNK => share.clamp(DEPTH, MAX_DEPTH),
+            _ => share.min(DEPTH),
         }
     }
 
@@ -211,14 +211,12 @@ impl Worker {
     }
 }
 
-/// The fair share of the chunks queued and in flight per worker, within
-/// [`MIN_DEPTH`]..=[`MAX_DEPTH`].
+/// The fair share of the chunks queued and in flight per ready worker (at
+/// least 1).
 fn share(pending: usize, workers: &[Option<Worker>]) -> usize {
     let live = workers.iter().flatten().filter(|w| w.ready).count().max(1);
     let inflight: usize = workers.iter().flatten().map(|w| w.inflight.len()).sum();
-    (pending + inflight)
-        .div_ceil(live)
-        .clamp(MIN_DEPTH, MAX_DEPTH)
+    (pending + inflight).div_ceil(live).max(1)
 }
 
 /// Starts a worker (a daemon child running the built-in worker entry).
@@ -379,7 +377,7 @@ impl Dispatcher {
                         .iter()
                         .zip(&sends)
                         .filter_map(|(w, batch)| w.as_ref().map(|w| (w, batch.len())))
-                        .any(|(w, sent)| w.room(MIN_DEPTH, max) > sent);
+                        .any(|(w, sent)| w.room(DEPTH, max) > sent);
                 let busy = self
                     .workers
                     .iter()

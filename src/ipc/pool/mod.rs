@@ -46,11 +46,11 @@
 //! items with `chunksize` 1 000 costs at most 100 writes and 100 reads, not
 //! 100 000. One dispatcher thread in the parent owns the workers (see
 //! `dispatch.rs`); a worker runs one chunk at a time, with more waiting in
-//! its socket: two while there is work (`dispatch::MIN_DEPTH`; fewer when
-//! chunks are over 32 KiB, up to 64 KiB in flight), up to fifteen for
-//! fast chunks while the queue is long, sent several in one `writev`, and
-//! read several in one `read` (a connection reads ahead), so a wake-up
-//! handles several chunks.
+//! its socket: up to two (`dispatch::DEPTH`; fewer when its fair share of
+//! the work is fewer, or chunks are over 32 KiB: up to 64 KiB in flight),
+//! up to fifteen for fast chunks while the queue is long. Chunks go several
+//! in one `writev` and replies come several in one `read` (a connection
+//! reads ahead), so a wake-up handles several chunks.
 //!
 //! Results are streamed: `imap` pulls its input lazily and keeps at most
 //! `(3 + 1) × processes + 2` chunks submitted and not yet consumed, so an `imap`
@@ -396,7 +396,7 @@ impl Pool {
             task: entry.name(),
             items: Some(items),
             chunksize,
-            window: ((dispatch::MIN_DEPTH + 1) * self.processes + 2) as u64,
+            window: ((dispatch::DEPTH + 1) * self.processes + 2) as u64,
             job: Arc::new(Job::default()),
             submitted: 0,
             received: 0,
