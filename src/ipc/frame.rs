@@ -301,22 +301,45 @@ pub(crate) fn check_len(len: usize, max: usize) -> Result<(), SendError> {
 
 /// Writes one frame (header and payload, in as few `writev` calls as the
 /// kernel allows), retrying partial writes and `EINTR`.
-pub(crate) fn write_frame<W: Write>(mut w: W, payload: &[u8], max: usize) -> Result<(), SendError> {
-    check_len(payload.len(), max)?;
-    let header = (payload.len() as u32).to_le_bytes();
-    let total = HEADER_LEN + payload.len();
-    let mut written = 0;
-    while written < total {
-        let result = if written < HEADER_LEN {
-            w.write_vectored(&[IoSlice::new(&header[written..]), IoSlice::new(payload)])
-        } else {
-            w.write(&payload[written - HEADER_LEN..])
-        };
-        match result {
-            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
-            Ok(n) => written += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
+pub(crate) fn write_frame<W: Write>(w: W, payload: &[u8], max: usize) -> Result<(), SendError> {
+    write_frames(w, &[payload], max)
+}
+
+/// The most frames given to one `writev` (two slices each; Linux takes at
+/// most 1024 slices per call).
+const FRAMES_PER_WRITE: usize = 256;
+
+/// Writes several frames back to back, in one `writev` when the kernel
+/// takes them all (a batch of small frames costs one system call, not one
+/// each), retrying partial writes and `EINTR`. Every length is checked
+/// first: an oversized payload fails the call before a byte is written.
+pub(crate) fn write_frames<W: Write>(
+    mut w: W,
+    payloads: &[&[u8]],
+    max: usize,
+) -> Result<(), SendError> {
+    for payload in payloads {
+        check_len(payload.len(), max)?;
+    }
+    for batch in payloads.chunks(FRAMES_PER_WRITE) {
+        let headers: Vec<[u8; HEADER_LEN]> = batch
+            .iter()
+            .map(|p| (p.len() as u32).to_le_bytes())
+            .collect();
+        let mut slices: Vec<IoSlice<'_>> = headers
+            .iter()
+            .zip(batch)
+            .flat_map(|(h, p)| [IoSlice::new(h), IoSlice::new(p)])
+            .collect();
+        let mut slices = &mut slices[..];
+        IoSlice::advance_slices(&mut slices, 0); // drops leading empty slices
+        while !slices.is_empty() {
+            match w.write_vectored(slices) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     Ok(())
@@ -328,21 +351,6 @@ pub(crate) fn read_frame<R: Read>(r: R, max: usize) -> Result<Vec<u8>, RecvError
     // `read_to_end` retries EINTR and grows the buffer only as bytes arrive.
     read_frame_with(r, max, |r, payload, len| {
         r.take(len).read_to_end(payload).map(drop)
-    })
-}
-
-/// [`read_frame`] from a descriptor: the payload is read straight into the
-/// message's own buffer, in as few system calls as the kernel allows, with no
-/// zero-filling first (`read_to_end` caps its first reads at 8 KiB). On a
-/// `socket`, each call waits for the whole rest of the payload
-/// (`MSG_WAITALL`) instead of returning with the first bytes that arrived.
-pub(crate) fn read_frame_fd<R: Read + AsFd>(
-    r: R,
-    max: usize,
-    socket: bool,
-) -> Result<Vec<u8>, RecvError> {
-    read_frame_with(r, max, |r, payload, len| {
-        read_fd_to_end(r.as_fd(), payload, len, socket)
     })
 }
 
@@ -377,6 +385,148 @@ fn read_frame_with<R: Read>(
         });
     }
     Ok(payload)
+}
+
+/// The size of a [`FrameReader`]'s buffer: the most one `read` asks for.
+/// Frames up to this size (header included) are gathered there; longer ones
+/// are read straight into their own buffer.
+const READ_BUF: usize = 16 << 10;
+
+/// Frames from a descriptor, read ahead: one `read` takes the header, as
+/// much of the payload as has arrived, and of the frames after it; the
+/// bytes past the frame returned stay here for the next
+/// [`read_frame`](FrameReader::read_frame). A burst of small frames costs one
+/// system call, not two per frame.
+///
+/// A frame longer than the buffer is read straight into the message's own
+/// buffer after its buffered prefix, with no zero-filling first and, on a
+/// socket, each call waiting for the whole rest (`MSG_WAITALL`).
+///
+/// Whoever waits for the descriptor to be readable must first ask
+/// [`has_frame`](FrameReader::has_frame): a frame already read ahead leaves
+/// nothing in the kernel, so `poll` would sleep while a message is waiting.
+#[derive(Default)]
+pub(crate) struct FrameReader {
+    /// Allocated at the first read (empty until then).
+    buf: Box<[u8]>,
+    /// `buf[start..end]`: bytes read and not yet returned.
+    start: usize,
+    end: usize,
+}
+
+impl FrameReader {
+    /// Bytes read from the descriptor and not yet returned as frames.
+    pub(crate) fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// True if the next [`read_frame`](Self::read_frame) returns without a
+    /// system call: a whole frame is buffered, or a header announcing more
+    /// than `max` (which is refused at once).
+    pub(crate) fn has_frame(&self, max: usize) -> bool {
+        let bytes = &self.buf[self.start..self.end];
+        match bytes.first_chunk::<HEADER_LEN>() {
+            None => false,
+            Some(header) => {
+                let len = u64::from(u32::from_le_bytes(*header));
+                len > max as u64 || (bytes.len() - HEADER_LEN) as u64 >= len
+            }
+        }
+    }
+
+    /// Reads one frame's payload from `r` (a `socket` waits for a long
+    /// payload's rest in one call); see the module docs for what each end of
+    /// input means. After a `TooLarge` the reader is out of step, as the
+    /// stream is: the caller must not read again.
+    pub(crate) fn read_frame<R: Read + AsFd>(
+        &mut self,
+        mut r: R,
+        max: usize,
+        socket: bool,
+    ) -> Result<Vec<u8>, RecvError> {
+        while self.buffered() < HEADER_LEN {
+            if self.fill(&mut r)? == 0 {
+                let got = self.buffered() as u64;
+                self.consume(self.buffered());
+                return Err(if got == 0 {
+                    RecvError::Closed
+                } else {
+                    RecvError::Truncated {
+                        expected: HEADER_LEN as u64,
+                        received: got,
+                    }
+                });
+            }
+        }
+        let header = self.buf[self.start..]
+            .first_chunk::<HEADER_LEN>()
+            .expect("buffered");
+        let len = u64::from(u32::from_le_bytes(*header));
+        if len > max as u64 {
+            return Err(RecvError::TooLarge { len, max });
+        }
+        let len = len as usize;
+        let truncated = |received: usize| RecvError::Truncated {
+            expected: (HEADER_LEN + len) as u64,
+            received: received as u64,
+        };
+        if HEADER_LEN + len <= READ_BUF {
+            // A small frame: gather it here (with whatever follows it).
+            while self.buffered() < HEADER_LEN + len {
+                if self.fill(&mut r)? == 0 {
+                    let got = self.buffered();
+                    self.consume(got);
+                    return Err(truncated(got));
+                }
+            }
+            let body = self.start + HEADER_LEN;
+            let payload = self.buf[body..body + len].to_vec();
+            self.consume(HEADER_LEN + len);
+            return Ok(payload);
+        }
+        // A long frame: its buffered prefix, then the rest read in place.
+        let mut payload = Vec::with_capacity((len as u64).min(READ_AHEAD) as usize);
+        payload.extend_from_slice(&self.buf[self.start + HEADER_LEN..self.end]);
+        self.consume(self.buffered());
+        read_fd_to_end(r.as_fd(), &mut payload, len as u64, socket)?;
+        if payload.len() < len {
+            return Err(truncated(HEADER_LEN + payload.len()));
+        }
+        Ok(payload)
+    }
+
+    /// One `read` into the free end of the buffer (the unread bytes moved to
+    /// its front first); returns the bytes read, 0 at the end of input.
+    /// Retries `EINTR`.
+    fn fill<R: Read>(&mut self, r: &mut R) -> io::Result<usize> {
+        if self.buf.is_empty() {
+            self.buf = vec![0; READ_BUF].into_boxed_slice();
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        loop {
+            match r.read(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Drops the first `n` buffered bytes.
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
 }
 
 /// Appends bytes read from `fd` to `buf` until it holds `len` bytes or the
@@ -471,24 +621,99 @@ mod tests {
             (&a).write_all(&100u32.to_le_bytes()).unwrap();
             (&a).write_all(b"short").unwrap();
         });
-        let got = read_frame_fd(&b, DEFAULT_MAX_MESSAGE_LEN, true).unwrap();
+        let mut reader = FrameReader::default();
+        let got = reader
+            .read_frame(&b, DEFAULT_MAX_MESSAGE_LEN, true)
+            .unwrap();
         assert!(got.len() == 3 << 20 && got.iter().all(|&x| x == 9));
         assert_eq!(
-            read_frame_fd(&b, DEFAULT_MAX_MESSAGE_LEN, true).unwrap(),
+            reader
+                .read_frame(&b, DEFAULT_MAX_MESSAGE_LEN, true)
+                .unwrap(),
             b""
         );
         writer.join().unwrap();
         assert!(matches!(
-            read_frame_fd(&b, DEFAULT_MAX_MESSAGE_LEN, true),
+            reader.read_frame(&b, DEFAULT_MAX_MESSAGE_LEN, true),
             Err(RecvError::Truncated {
                 expected: 104,
                 received: 9
             })
         ));
         assert!(matches!(
-            read_frame_fd(&b, DEFAULT_MAX_MESSAGE_LEN, true),
+            reader.read_frame(&b, DEFAULT_MAX_MESSAGE_LEN, true),
             Err(RecvError::Closed)
         ));
+    }
+
+    /// A descriptor that counts the `read`s made on it.
+    struct Counted<'a>(&'a std::os::unix::net::UnixStream, usize);
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 += 1;
+            (&mut &*self.0).read(buf)
+        }
+    }
+
+    impl AsFd for Counted<'_> {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.0.as_fd()
+        }
+    }
+
+    #[test]
+    fn a_burst_of_small_frames_costs_one_read() {
+        use std::os::unix::net::UnixStream;
+        let (a, b) = UnixStream::pair().unwrap();
+        let frames: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; i as usize * 7]).collect();
+        let slices: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        write_frames(&a, &slices, DEFAULT_MAX_MESSAGE_LEN).unwrap();
+        let mut reader = FrameReader::default();
+        let mut counted = Counted(&b, 0);
+        assert!(!reader.has_frame(DEFAULT_MAX_MESSAGE_LEN));
+        for frame in &frames {
+            let got = reader.read_frame(&mut counted, DEFAULT_MAX_MESSAGE_LEN, true);
+            assert_eq!(&got.unwrap(), frame);
+        }
+        assert_eq!(counted.1, 1, "50 frames written at once are read at once");
+        assert_eq!(reader.buffered(), 0);
+        assert!(!reader.has_frame(DEFAULT_MAX_MESSAGE_LEN));
+    }
+
+    #[test]
+    fn leftover_bytes_wait_for_the_next_read_and_are_seen_by_has_frame() {
+        use std::os::unix::net::UnixStream;
+        let (a, b) = UnixStream::pair().unwrap();
+        let long = vec![5u8; READ_BUF * 3];
+        write_frames(&a, &[&b"one"[..], b"two", &long], DEFAULT_MAX_MESSAGE_LEN).unwrap();
+        // Half of a fourth frame: buffered, but not whole.
+        (&a).write_all(&10u32.to_le_bytes()).unwrap();
+        (&a).write_all(b"hal").unwrap();
+        let mut reader = FrameReader::default();
+        assert_eq!(reader.read_frame(&b, 1 << 20, true).unwrap(), b"one");
+        assert!(reader.has_frame(1 << 20), "`two` is buffered");
+        assert!(reader.buffered() > 4);
+        assert_eq!(reader.read_frame(&b, 1 << 20, true).unwrap(), b"two");
+        // The long frame: its buffered prefix, then the rest in place.
+        assert_eq!(reader.read_frame(&b, 1 << 20, true).unwrap(), long);
+        assert!(!reader.has_frame(1 << 20), "three bytes of ten");
+        (&a).write_all(b"f-frame").unwrap();
+        assert_eq!(reader.read_frame(&b, 1 << 20, true).unwrap(), b"half-frame");
+        // A header announcing more than the maximum counts as ready: the
+        // read refuses it without a system call.
+        let mut wire = framed(b"x");
+        wire.extend((2u32 << 20).to_le_bytes());
+        (&a).write_all(&wire).unwrap();
+        assert_eq!(reader.read_frame(&b, 1 << 20, true).unwrap(), b"x");
+        assert!(reader.has_frame(1 << 20));
+        let mut counted = Counted(&b, 0);
+        assert!(matches!(
+            reader.read_frame(&mut counted, 1 << 20, true),
+            Err(RecvError::TooLarge { len, max: 1_048_576 }) if len == 2 << 20
+        ));
+        assert_eq!(counted.1, 0);
+        drop(a);
     }
 
     #[test]

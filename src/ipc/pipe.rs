@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::frame::{self, RecvError, SendError, DEFAULT_MAX_MESSAGE_LEN};
+use super::frame::{self, FrameReader, RecvError, SendError, DEFAULT_MAX_MESSAGE_LEN};
 use super::inherit;
 
 /// Creates a pair of connected [`Connection`]s, like Python's
@@ -76,6 +76,13 @@ pub fn pipe(duplex: bool) -> io::Result<(Connection, Connection)> {
 /// at once (their frames would interleave); use one end per thread, or
 /// [`try_clone`](Connection::try_clone) and keep to one sender and one
 /// receiver.
+///
+/// A receiving end reads ahead: one system call takes every message that
+/// has arrived, and the ones not yet asked for wait in this handle (not in
+/// the kernel). So receive on one handle only (a
+/// [`try_clone`](Connection::try_clone) starts with nothing read ahead),
+/// and pass an end to a child process before it has read ahead: passing one
+/// that holds read-ahead bytes fails (they cannot follow the descriptor).
 #[derive(Serialize, Deserialize)]
 pub struct Connection {
     #[serde(with = "inherit::fd")]
@@ -86,6 +93,10 @@ pub struct Connection {
     /// Set by a `TooLarge`: the stream is inside a message we did not read.
     #[serde(skip)]
     desynchronized: bool,
+    /// Bytes read ahead of the messages received; must be empty to be
+    /// passed to a child.
+    #[serde(with = "unread")]
+    reader: FrameReader,
 }
 
 impl Connection {
@@ -96,6 +107,7 @@ impl Connection {
             writable,
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             desynchronized: false,
+            reader: FrameReader::default(),
         }
     }
 
@@ -127,6 +139,23 @@ impl Connection {
         frame::write_frame(&self.file, bytes, self.max_message_len)
     }
 
+    /// Sends each of `messages` as one message, in one `writev` when the
+    /// kernel takes them all. Any one over the maximum fails the call
+    /// before anything is written.
+    pub(crate) fn send_many(&mut self, messages: &[&[u8]]) -> Result<(), SendError> {
+        if !self.writable {
+            return Err(SendError::WrongDirection);
+        }
+        frame::write_frames(&self.file, messages, self.max_message_len)
+    }
+
+    /// True if a whole message (or an oversized header, refused at once) is
+    /// already read ahead: the next `recv` makes no system call, and
+    /// polling the descriptor would not see it.
+    pub(crate) fn has_buffered_message(&self) -> bool {
+        self.reader.has_frame(self.max_message_len)
+    }
+
     /// Receives one message's bytes (Python's `recv_bytes`).
     pub fn recv_bytes(&mut self) -> Result<Vec<u8>, RecvError> {
         if !self.readable {
@@ -137,7 +166,9 @@ impl Connection {
         }
         // Only the ends of a socketpair both read and write.
         let socket = self.writable;
-        let result = frame::read_frame_fd(&self.file, self.max_message_len, socket);
+        let result = self
+            .reader
+            .read_frame(&self.file, self.max_message_len, socket);
         if let Err(RecvError::TooLarge { .. }) = result {
             self.desynchronized = true;
         }
@@ -155,6 +186,11 @@ impl Connection {
                 io::ErrorKind::InvalidInput,
                 "cannot poll the writing end of a one-way pipe",
             ));
+        }
+        // A message read ahead is no longer in the kernel: `poll(2)` would
+        // not see it. (A part of one is: its rest still has to arrive.)
+        if self.has_buffered_message() {
+            return Ok(true);
         }
         wait_fd(
             self.file.as_fd(),
@@ -189,7 +225,9 @@ impl Connection {
         self.max_message_len = max.min(frame::MAX_FRAME_LEN);
     }
 
-    /// A second handle on the same end (a `dup` of the descriptor).
+    /// A second handle on the same end (a `dup` of the descriptor). It
+    /// starts with nothing read ahead: messages this handle has already
+    /// read ahead stay with this handle, so receive on one of them only.
     pub fn try_clone(&self) -> io::Result<Connection> {
         Ok(Connection {
             file: self.file.try_clone()?,
@@ -197,6 +235,7 @@ impl Connection {
             writable: self.writable,
             max_message_len: self.max_message_len,
             desynchronized: self.desynchronized,
+            reader: FrameReader::default(),
         })
     }
 }
@@ -216,6 +255,11 @@ impl From<UnixStream> for Connection {
     }
 }
 
+/// The descriptor, to watch with a selector. Unlike Python's (which reads
+/// exactly one message per `recv`), a `Connection` reads ahead: messages it
+/// has already read are no longer in the descriptor, so after a wake-up
+/// receive while [`poll(Some(Duration::ZERO))`](Connection::poll) is true
+/// before waiting on the descriptor again.
 impl AsFd for Connection {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.file.as_fd()
@@ -229,7 +273,36 @@ impl fmt::Debug for Connection {
             .field("readable", &self.readable)
             .field("writable", &self.writable)
             .field("max_message_len", &self.max_message_len)
+            .field("read_ahead", &self.reader.buffered())
             .finish()
+    }
+}
+
+/// A connection's read-ahead buffer on the wire to a child: nothing (a
+/// unit), and only when it is empty. Bytes read ahead are in this process's
+/// memory, not in the descriptor: sending them along is impossible, and
+/// dropping them would lose messages.
+mod unread {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::ipc::frame::FrameReader;
+    use crate::ipc::inherit;
+
+    pub(super) fn serialize<S: Serializer>(reader: &FrameReader, s: S) -> Result<S::Ok, S::Error> {
+        match reader.buffered() {
+            0 => ().serialize(s),
+            n => Err(serde::ser::Error::custom(inherit::fail(format!(
+                "this Connection holds {n} bytes read ahead of the messages received (they \
+                 are in this process, not in the descriptor, and would be lost): pass a \
+                 connection to a child before receiving on it, or receive until \
+                 `poll(Some(Duration::ZERO))` is false"
+            )))),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FrameReader, D::Error> {
+        <()>::deserialize(d)?;
+        Ok(FrameReader::default())
     }
 }
 

@@ -22,6 +22,8 @@ static ENTRIES: &[Entry] = &[
     pool_task!(victim),
     pool_task!(hang),
     pool_task!(whoami),
+    pool_task!(gate),
+    pool_task!(length),
     pool_task!(remember),
     pool_task!(recall),
     pool_task!(refuses),
@@ -57,6 +59,18 @@ const TESTS: &[Test] = &[
     (
         "max_tasks_per_child_respawns_workers",
         max_tasks_per_child_respawns_workers,
+    ),
+    (
+        "a_slow_chunk_holds_few_others_behind_it",
+        a_slow_chunk_holds_few_others_behind_it,
+    ),
+    (
+        "chunks_larger_than_a_socket_buffer_arrive_whole",
+        chunks_larger_than_a_socket_buffer_arrive_whole,
+    ),
+    (
+        "slow_tasks_spread_over_every_worker",
+        slow_tasks_spread_over_every_worker,
     ),
     (
         "the_initializer_runs_in_every_worker",
@@ -104,6 +118,20 @@ fn hang((x, dir): (u64, String)) {
     loop {
         std::thread::park();
     }
+}
+
+fn length(bytes: Vec<u8>) -> (usize, u8) {
+    (bytes.len(), bytes.last().copied().unwrap_or(0))
+}
+
+/// Item 0 waits until `path` exists; every item returns itself.
+fn gate((x, path): (u64, String)) -> u64 {
+    if x == 0 {
+        eventually(DEADLINE, "the gate opens", || {
+            std::path::Path::new(&path).exists()
+        });
+    }
+    x
 }
 
 fn whoami(_: u64) -> u32 {
@@ -439,4 +467,66 @@ fn errors_are_clear() {
     within(Duration::from_secs(20), "join after close", move || {
         pool.join().unwrap()
     });
+}
+
+/// Chunks are sent ahead (several wait in a worker's socket), but only deep
+/// for a worker whose chunks are known to be fast: behind a chunk that does
+/// not end, on a fresh pool, at most two others wait; the other worker runs
+/// the rest.
+fn a_slow_chunk_holds_few_others_behind_it() {
+    let path = scratch("gate");
+    let p = path.to_string_lossy().into_owned();
+    let pool = Pool::new(2).unwrap();
+    let handles: Vec<_> = (0..40u64)
+        .map(|x| pool.apply_async::<_, u64>("gate", &(x, p.clone())).unwrap())
+        .collect();
+    eventually(
+        DEADLINE,
+        "all but item 0 and two behind it are done",
+        || handles[1..].iter().filter(|h| h.ready()).count() >= 37,
+    );
+    std::fs::write(&path, b"open").unwrap();
+    let results = within(DEADLINE, "every item ends once the gate opens", move || {
+        handles.into_iter().map(|h| h.get()).collect::<Vec<_>>()
+    });
+    let want: Vec<Result<u64, PoolError>> = (0..40).map(Ok).collect();
+    assert_eq!(results, want);
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Chunks over the bytes allowed in flight go one at a time (however
+/// large), and arrive whole, in order.
+fn chunks_larger_than_a_socket_buffer_arrive_whole() {
+    let pool = Pool::new(2).unwrap();
+    let items: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 300_000 + i as usize]).collect();
+    let results: Vec<(usize, u8)> = within(DEADLINE, "a map of large chunks", move || {
+        pool.map("length", items, 1).unwrap()
+    });
+    let want: Vec<(usize, u8)> = (0..8u8).map(|i| (300_000 + i as usize, i)).collect();
+    assert_eq!(results, want);
+}
+
+/// As many tasks as workers: each worker gets one (its fair share), not
+/// a queue of them while another idles, even when they arrive together.
+fn slow_tasks_spread_over_every_worker() {
+    let dir = scratch("spread");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    let pool = Pool::new(3).unwrap();
+    let handles: Vec<_> = (0..3u64)
+        .map(|x| pool.apply_async::<_, ()>("hang", &(x, d.clone())).unwrap())
+        .collect();
+    eventually(DEADLINE, "three tasks run at once, one per worker", || {
+        (0..3).all(|x| dir.join(x.to_string()).exists())
+    });
+    let mut pids: Vec<i32> = (0..3).map(|x| pid_in(&dir.join(x.to_string()))).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "one task per worker: {pids:?}");
+    pool.terminate();
+    let results = within(DEADLINE, "terminate ends the hung tasks", move || {
+        handles.into_iter().map(|h| h.get()).collect::<Vec<_>>()
+    });
+    assert!(results.iter().all(|r| r == &Err(PoolError::Terminated)));
+    let _ = std::fs::remove_dir_all(&dir);
 }

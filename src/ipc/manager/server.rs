@@ -188,6 +188,12 @@ fn serve_connection(server: &Server, mut conn: Connection, me: u64) {
 }
 
 /// False if the peer of `conn` has closed its end (or the socket failed).
+///
+/// Asks the kernel, whatever `conn` has read ahead: a request the client
+/// sent before it left may sit in the connection's buffer (invisible to
+/// `poll`), but only the socket knows whether the client is still there.
+/// Bytes in the kernel make the peek say "alive" unless a hang-up is
+/// reported; nothing in the kernel and no hang-up is a connected client.
 fn peer_alive(conn: &Connection) -> bool {
     let fd = conn.as_fd().as_raw_fd();
     let mut pfd = libc::pollfd {

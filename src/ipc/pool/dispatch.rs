@@ -2,14 +2,24 @@
 //!
 //! It waits in one `poll` on every worker's connection and on a wake-up
 //! socket (written when a chunk is submitted, or the pool is closed or
-//! terminated), and:
+//! terminated), and per wake-up:
 //!
-//! - keeps [`DEPTH`] chunks in flight per worker (the next one waits in its
-//!   socket while it runs the current one, so it never idles for a round
-//!   trip of the dispatcher); replies come in order, so the first unanswered
+//! - handles every reply already read (a connection reads ahead: one `read`
+//!   takes every reply that has arrived; `poll` is only asked once none is
+//!   left), leaving each in its job;
+//! - tops every worker up to its depth in one `writev` of all the chunks it
+//!   gets: its fair share of what is queued and in flight, but at most
+//!   [`DEPTH`] chunks, or for a worker whose chunks take under
+//!   [`FAST_CHUNK`], from `DEPTH` up to [`MAX_DEPTH`]; and at most
+//!   [`MAX_INFLIGHT_BYTES`] of chunk frames (beyond the first). So a busy
+//!   worker finds its next chunk in its socket, a wake-up handles several
+//!   tiny chunks, a worker that is slow (or not timed yet) holds at most
+//!   `DEPTH - 1` chunks waiting behind the one it runs (only a long
+//!   chunk in a run of fast ones can hold up to `MAX_DEPTH - 1`), and a
+//!   write never fills the socket (which could deadlock with a worker
+//!   writing a large reply). Replies come in order, so the first unanswered
 //!   chunk of a dead worker is the one it was running, and the others never
 //!   started;
-//! - reads a busy worker's reply and leaves it in its job;
 //! - replaces a worker whose connection ended (it died, or was killed): the
 //!   chunk it was running fails with [`PoolError::WorkerDied`] (or goes back
 //!   to the front of the queue once, with `retry_on_worker_death`), the
@@ -30,7 +40,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::job::Job;
 use super::wire::{FAILED, READY, RESULTS};
@@ -38,9 +48,28 @@ use super::worker::WORKER;
 use super::PoolError;
 use crate::ipc::{pipe, Connection, Process};
 
-/// Chunks in flight per worker: the one it runs and the ones waiting in its
-/// socket.
+/// Chunks in flight (the one it runs and the ones waiting in its socket)
+/// for a worker not known to be fast, at most (fewer when its fair share of
+/// the work is fewer); for a fast one, at least (unless they are over
+/// [`MAX_INFLIGHT_BYTES`]).
 pub(super) const DEPTH: usize = 3;
+
+/// Chunks in flight per worker, at most: a long queue of fast chunks is sent
+/// ahead in batches, so that each wake-up of the dispatcher (and of a
+/// worker) handles several chunks. The rest of a short queue is shared
+/// fairly instead.
+const MAX_DEPTH: usize = 16;
+
+/// A worker whose chunks take less than this (smoothed) gets more than
+/// [`DEPTH`]: for slower chunks the wake-ups do not matter, and a deep
+/// queue behind a chunk that turns out long would keep the others waiting
+/// while another worker idles.
+const FAST_CHUNK: Duration = Duration::from_micros(200);
+
+/// Bytes of chunk frames in flight per worker, at most (one chunk always
+/// goes, however large): well under a socket's buffer, so that sending them
+/// does not block.
+const MAX_INFLIGHT_BYTES: usize = 64 << 10;
 
 /// How long a retired or finished worker gets to exit once its connection
 /// is closed, before it is killed.
@@ -127,22 +156,67 @@ struct Worker {
     ready: bool,
     /// Chunks sent and not answered, oldest (the running one) first.
     inflight: VecDeque<Chunk>,
+    /// The frame bytes of `inflight`.
+    inflight_bytes: usize,
+    /// When it started the chunk it runs now, as far as we know (its last
+    /// answer with more in flight, or the send that woke it); `None` when
+    /// idle.
+    running_since: Option<Instant>,
+    /// How long its chunks take (smoothed); `None` until one is timed.
+    chunk_time: Option<Duration>,
     /// Chunks it has answered.
     tasks: usize,
 }
 
 impl Worker {
-    /// How many more chunks it may be sent now.
-    fn room(&self, max_tasks: Option<usize>) -> usize {
+    /// How many more chunks it may be sent now, to reach `depth` in flight
+    /// (and no more than `max_tasks` in its life).
+    fn room(&self, depth: usize, max_tasks: Option<usize>) -> usize {
         if !self.ready {
             return 0;
         }
-        let by_depth = DEPTH - self.inflight.len();
+        let by_depth = depth.saturating_sub(self.inflight.len());
         match max_tasks {
             Some(max) => by_depth.min(max.saturating_sub(self.tasks + self.inflight.len())),
             None => by_depth,
         }
     }
+
+    /// The depth to top it up to, given its fair `share` of the work.
+    fn depth(&self, share: usize) -> usize {
+        match self.chunk_time {
+            Some(t) if t < FAST_CHUNK => share.clamp(DEPTH, MAX_DEPTH),
+            _ => share.min(DEPTH),
+        }
+    }
+
+    /// Takes the answer to its oldest chunk off `inflight` and times it.
+    fn answered(&mut self) -> Chunk {
+        let chunk = self.inflight.pop_front().expect("checked by the caller");
+        self.inflight_bytes -= chunk.frame.len();
+        let now = Instant::now();
+        if let Some(start) = self.running_since {
+            let took = now.saturating_duration_since(start);
+            self.chunk_time = Some(self.chunk_time.map_or(took, |avg| (avg * 3 + took) / 4));
+        }
+        self.running_since = (!self.inflight.is_empty()).then_some(now);
+        chunk
+    }
+
+    /// Whether a chunk frame of `len` bytes fits the bytes in flight, on top
+    /// of `planned` bytes about to be sent (the first chunk always fits).
+    fn fits(&self, planned: usize, len: usize) -> bool {
+        let before = self.inflight_bytes + planned;
+        before == 0 || before + len <= MAX_INFLIGHT_BYTES
+    }
+}
+
+/// The fair share of the chunks queued and in flight per ready worker (at
+/// least 1).
+fn share(pending: usize, workers: &[Option<Worker>]) -> usize {
+    let live = workers.iter().flatten().filter(|w| w.ready).count().max(1);
+    let inflight: usize = workers.iter().flatten().map(|w| w.inflight.len()).sum();
+    (pending + inflight).div_ceil(live).max(1)
 }
 
 /// Starts a worker (a daemon child running the built-in worker entry).
@@ -157,6 +231,9 @@ fn start_worker(config: &Config) -> Result<Worker, PoolError> {
         conn,
         ready: false,
         inflight: VecDeque::new(),
+        inflight_bytes: 0,
+        running_since: None,
+        chunk_time: None,
         tasks: 0,
     })
 }
@@ -260,8 +337,11 @@ impl Dispatcher {
     /// The main loop: see the module docs.
     fn serve(&mut self) {
         let mut fds: Vec<libc::pollfd> = Vec::new();
+        let mut sends: Vec<Vec<Chunk>> = Vec::new();
         loop {
-            let mut sends = Vec::new();
+            self.drain();
+            sends.clear();
+            sends.resize_with(self.workers.len(), Vec::new);
             {
                 let mut st = self.shared.lock();
                 if st.terminating {
@@ -274,17 +354,30 @@ impl Dispatcher {
                     }
                 }
                 let max = self.config.max_tasks_per_child;
-                for (slot, worker) in self.workers.iter().enumerate() {
-                    let room = worker.as_ref().map_or(0, |w| w.room(max));
-                    for _ in 0..room {
-                        match st.pending.pop_front() {
-                            Some(chunk) => sends.push((slot, chunk)),
-                            None => break,
+                let share = share(st.pending.len(), &self.workers);
+                for (worker, batch) in self.workers.iter().zip(sends.iter_mut()) {
+                    let Some(worker) = worker else { continue };
+                    let mut planned = 0;
+                    for _ in 0..worker.room(worker.depth(share), max) {
+                        match st.pending.front() {
+                            Some(next) if worker.fits(planned, next.frame.len()) => {
+                                let chunk = st.pending.pop_front().expect("looked at");
+                                planned += chunk.frame.len();
+                                batch.push(chunk);
+                            }
+                            _ => break,
                         }
                     }
                 }
-                st.hungry =
-                    st.pending.is_empty() && self.workers.iter().flatten().any(|w| w.room(max) > 0);
+                // A worker below the least depth with nothing to send: the
+                // next submission must wake us (the others will reply).
+                st.hungry = st.pending.is_empty()
+                    && self
+                        .workers
+                        .iter()
+                        .zip(&sends)
+                        .filter_map(|(w, batch)| w.as_ref().map(|w| (w, batch.len())))
+                        .any(|(w, sent)| w.room(DEPTH, max) > sent);
                 let busy = self
                     .workers
                     .iter()
@@ -293,26 +386,29 @@ impl Dispatcher {
                 if st.closed
                     && st.open_jobs == 0
                     && st.pending.is_empty()
-                    && sends.is_empty()
+                    && sends.iter().all(Vec::is_empty)
                     && !busy
                 {
                     drop(st);
                     return self.finish();
                 }
             }
-            for (slot, chunk) in sends {
-                // A worker lost by an earlier send of this round: back to the queue.
-                let Some(worker) = self.workers[slot].as_mut() else {
-                    self.shared.lock().pending.push_front(chunk);
-                    continue;
-                };
-                let sent = worker.conn.send_bytes(&chunk.frame);
-                worker.inflight.push_back(chunk);
-                if sent.is_err() {
-                    self.lost(slot);
+            for (slot, batch) in sends.iter_mut().enumerate() {
+                if !batch.is_empty() {
+                    self.send(slot, std::mem::take(batch));
                 }
             }
             self.restart_vacant();
+            // Never sleep on a reply already read ahead (`poll` cannot see
+            // it); nothing read since the drain, but this keeps it so.
+            if self
+                .workers
+                .iter()
+                .flatten()
+                .any(|w| w.conn.has_buffered_message())
+            {
+                continue;
+            }
 
             fds.clear();
             fds.push(pollfd(self.wakee.as_raw_fd()));
@@ -333,10 +429,48 @@ impl Dispatcher {
                 while matches!((&self.wakee).read(&mut buf), Ok(n) if n > 0) {}
             }
             for (i, &slot) in slots.iter().enumerate() {
-                if fds[i + 1].revents != 0 {
+                if fds[i + 1].revents != 0 && self.workers[slot].is_some() {
                     self.readable(slot);
                 }
             }
+        }
+    }
+
+    /// Handles every reply already read ahead, worker by worker.
+    fn drain(&mut self) {
+        for slot in 0..self.workers.len() {
+            while self.workers[slot]
+                .as_ref()
+                .is_some_and(|w| w.conn.has_buffered_message())
+            {
+                self.readable(slot);
+            }
+        }
+    }
+
+    /// Sends `batch` to worker `slot` in one write (its chunks become in
+    /// flight, in order); a worker that cannot be written to is lost.
+    fn send(&mut self, slot: usize, batch: Vec<Chunk>) {
+        let Some(worker) = self.workers[slot].as_mut() else {
+            // Lost meanwhile: back to the queue, in order.
+            let mut st = self.shared.lock();
+            for chunk in batch.into_iter().rev() {
+                st.pending.push_front(chunk);
+            }
+            return;
+        };
+        let frames: Vec<&[u8]> = batch.iter().map(|c| c.frame.as_slice()).collect();
+        let sent = worker.conn.send_many(&frames);
+        drop(frames);
+        if worker.inflight.is_empty() {
+            worker.running_since = Some(Instant::now());
+        }
+        for chunk in batch {
+            worker.inflight_bytes += chunk.frame.len();
+            worker.inflight.push_back(chunk);
+        }
+        if sent.is_err() {
+            self.lost(slot);
         }
     }
 
@@ -357,14 +491,14 @@ impl Dispatcher {
                 self.publish_pids();
             }
             (true, Some(RESULTS)) if !worker.inflight.is_empty() => {
-                let chunk = worker.inflight.pop_front().expect("checked");
+                let chunk = worker.answered();
                 let mut results = message;
                 results.remove(0);
                 chunk.job.deliver(chunk.index, Ok(results));
                 self.done_one(slot);
             }
             (true, Some(FAILED)) if !worker.inflight.is_empty() => {
-                let chunk = worker.inflight.pop_front().expect("checked");
+                let chunk = worker.answered();
                 let why = String::from_utf8_lossy(&message[1..]).into_owned();
                 chunk.job.deliver(chunk.index, Err(PoolError::Failed(why)));
                 self.done_one(slot);

@@ -43,10 +43,14 @@
 //! killed) running a built-in entry point. Items are sent in chunks: a
 //! chunk is one frame each way (its arguments encoded as one `Vec<A>`, its
 //! results as one `Vec<Result<R, String>>`), so a `map` of 100 000 tiny
-//! items with `chunksize` 1 000 costs 100 writes and 100 reads, not 100 000.
-//! One dispatcher thread in the parent owns the workers (see `dispatch.rs`);
-//! a worker runs one chunk at a time, with up to two more waiting in its
-//! socket (`dispatch::DEPTH`).
+//! items with `chunksize` 1 000 costs at most 100 writes and 100 reads, not
+//! 100 000. One dispatcher thread in the parent owns the workers (see
+//! `dispatch.rs`); a worker runs one chunk at a time, with more waiting in
+//! its socket: up to two (`dispatch::DEPTH`; fewer when its fair share of
+//! the work is fewer, or chunks are over 32 KiB: up to 64 KiB in flight),
+//! up to fifteen for fast chunks while the queue is long. Chunks go several
+//! in one `writev` and replies come several in one `read` (a connection
+//! reads ahead), so a wake-up handles several chunks.
 //!
 //! Results are streamed: `imap` pulls its input lazily and keeps at most
 //! `(3 + 1) × processes + 2` chunks submitted and not yet consumed, so an `imap`

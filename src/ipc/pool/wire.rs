@@ -7,9 +7,10 @@
 //! | worker → pool | `READY`, or `FAILED` + a UTF-8 message (the initializer panicked), once at start |
 //! | worker → pool | `RESULTS` + the chunk's results encoded as one `Vec<Result<R, String>>` (`Err`: the item's panic), or `FAILED` + a message (the task is unknown, the arguments do not decode) |
 //!
-//! One frame per chunk each way: one `write` and one `read` per chunk,
-//! whatever its number of items. A worker holds one chunk at a time, so a
-//! reply needs no sequence number: it answers the chunk last sent.
+//! One frame per chunk each way, whatever its number of items (frames that
+//! are there together go in one `writev` and come in one `read`). A worker
+//! answers its chunks in the order they were sent, so a reply needs no
+//! sequence number: it answers the oldest chunk not answered yet.
 
 /// The first byte of a worker's reply: the chunk's results follow.
 pub(super) const RESULTS: u8 = 0;

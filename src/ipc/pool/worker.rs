@@ -82,6 +82,11 @@ pub(super) fn main((mut conn, initializer): WorkerArgs) {
             out.push(FAILED);
             out.extend_from_slice(message.as_bytes());
         }
+        // One write per reply, before the next chunk starts (even when the
+        // next is already read ahead): so the first chunk a dead worker left
+        // unanswered is the one it was running, and the dispatcher can put
+        // the others back as never started. Batching replies would save this
+        // write but lose that.
         if conn.send_bytes(&out).is_err() {
             return;
         }
