@@ -1,17 +1,17 @@
 //! A driver for counting system calls and context switches of the IPC
 //! transport (counts, not timing):
 //!
-//! - `transport_counts pool ROUNDS`: ROUNDS × `Pool::map("square",
+//! - `transport-counts pool ROUNDS`: ROUNDS × `Pool::map("square",
 //!   0..100_000, 100)` on 2 workers (1 000 chunks a round);
-//! - `transport_counts manager OPS`: OPS × (dict `set` + `get`);
-//! - `transport_counts idle SECS`: CPU ticks of an idle pool's processes.
+//! - `transport-counts manager OPS`: OPS × (dict `set` + `get`);
+//! - `transport-counts idle SECS`: CPU ticks of an idle pool's processes.
 //!
 //! Per chunk / per operation, as the difference of two runs (start-up
 //! cancels out), e.g.:
 //!
 //! ```text
-//! cargo build --release --example transport_counts
-//! B=target/release/examples/transport_counts
+//! cargo build --release -p synclings-bench --bin transport-counts
+//! B=target/release/transport-counts
 //! perf stat -e raw_syscalls:sys_enter,context-switches -x, $B pool 1   # and pool 5:
 //! #   (count(5) - count(1)) / 4000 per chunk
 //! perf stat -e raw_syscalls:sys_enter,context-switches -x, $B manager 1000   # and 11000:
