@@ -495,10 +495,9 @@ impl FrameReader {
         Ok(payload)
     }
 
-    /// One `read` into the free end of the buffer (the unread bytes moved to
-    /// its front first); returns the bytes read, 0 at the end of input.
-    /// Retries `EINTR`.
-    fn fill<R: Read>(&mut self, r: &mut R) -> io::Result<usize> {
+    /// Allocates the buffer at first use and moves the unread bytes to its
+    /// front.
+    fn make_room(&mut self) {
         if self.buf.is_empty() {
             self.buf = vec![0; READ_BUF].into_boxed_slice();
         }
@@ -507,6 +506,37 @@ impl FrameReader {
             self.end -= self.start;
             self.start = 0;
         }
+    }
+
+    /// One `recv(MSG_DONTWAIT)` from the socket `fd` into the free end of
+    /// the buffer: true if it read bytes or found the end of input (the
+    /// next [`read_frame`](Self::read_frame) sees it), false if nothing has
+    /// arrived (or the call failed: the blocking read reports it).
+    pub(crate) fn try_fill(&mut self, fd: BorrowedFd<'_>) -> bool {
+        self.make_room();
+        let room = self.buf.len() - self.end;
+        if room == 0 {
+            return true;
+        }
+        let spare = self.buf[self.end..].as_mut_ptr().cast();
+        // SAFETY: `spare` points at the `room` bytes of `buf` past `end`;
+        // `recv` writes at most `room` bytes there.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), spare, room, libc::MSG_DONTWAIT) };
+        match n {
+            0 => true,
+            n if n > 0 => {
+                self.end += n as usize;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// One `read` into the free end of the buffer (the unread bytes moved to
+    /// its front first); returns the bytes read, 0 at the end of input.
+    /// Retries `EINTR`.
+    fn fill<R: Read>(&mut self, r: &mut R) -> io::Result<usize> {
+        self.make_room();
         loop {
             match r.read(&mut self.buf[self.end..]) {
                 Ok(n) => {

@@ -97,6 +97,10 @@ pub struct Connection {
     /// passed to a child.
     #[serde(with = "unread")]
     reader: FrameReader,
+    /// Set by [`set_spin`](Connection::set_spin): how long a `recv` on a
+    /// socket polls before it sleeps.
+    #[serde(skip)]
+    spin: Option<Duration>,
 }
 
 impl Connection {
@@ -108,7 +112,19 @@ impl Connection {
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             desynchronized: false,
             reader: FrameReader::default(),
+            spin: None,
         }
+    }
+
+    /// Before a `recv` on a socket sleeps, it polls for up to `spin`
+    /// without blocking, yielding the CPU between tries (`None`, the
+    /// default: it sleeps at once). For request-response peers, such as a
+    /// Manager and its proxies: when the reply comes within the window,
+    /// neither side pays for a sleep and a wake-up (on another CPU, a
+    /// wake-up costs tens of µs on a VM); the price is at most `spin` of
+    /// CPU per message that comes later than that.
+    pub(crate) fn set_spin(&mut self, spin: Option<Duration>) {
+        self.spin = spin;
     }
 
     /// Sends `value`, encoded, as one message. Blocks while the pipe is full.
@@ -166,6 +182,20 @@ impl Connection {
         }
         // Only the ends of a socketpair both read and write.
         let socket = self.writable;
+        if let Some(spin) = self.spin.filter(|_| socket) {
+            if !self.reader.has_frame(self.max_message_len) {
+                // Yield first: a peer on this CPU cannot have answered
+                // before it ran, and one on another CPU takes longer than
+                // a yield to.
+                let deadline = Instant::now() + spin;
+                loop {
+                    std::thread::yield_now();
+                    if self.reader.try_fill(self.file.as_fd()) || Instant::now() >= deadline {
+                        break;
+                    }
+                }
+            }
+        }
         let result = self
             .reader
             .read_frame(&self.file, self.max_message_len, socket);
@@ -236,6 +266,7 @@ impl Connection {
             max_message_len: self.max_message_len,
             desynchronized: self.desynchronized,
             reader: FrameReader::default(),
+            spin: self.spin,
         })
     }
 }
@@ -345,5 +376,47 @@ pub(crate) fn wait_fd(
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
+    }
+}
+
+// The test reads a thread's state from /proc.
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::testing::{eventually, within, DEADLINE};
+
+    /// The state letter of thread `tid` of this process (`S`: asleep).
+    fn thread_state(tid: libc::pid_t) -> char {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        // The state follows the command's closing parenthesis.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        after.chars().next().unwrap()
+    }
+
+    #[test]
+    fn a_spinning_recv_takes_what_arrived_and_what_arrives_after_its_window() {
+        let (mut a, mut b) = pipe(true).unwrap();
+        a.set_spin(Some(Duration::from_micros(200)));
+        // Already there: taken without sleeping.
+        b.send(&1u32).unwrap();
+        assert_eq!(a.recv::<u32>().unwrap(), 1);
+        // Sent only once the receiver has given up spinning and sleeps.
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let receiver = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            let got = a.recv::<u32>();
+            (a, got)
+        });
+        let tid = tid_rx.recv().unwrap();
+        eventually(DEADLINE, "the receiver to sleep in recv", || {
+            thread_state(tid) == 'S'
+        });
+        b.send(&2u32).unwrap();
+        let (mut a, got) = within(DEADLINE, "the late message", move || receiver.join().unwrap());
+        assert_eq!(got.unwrap(), 2);
+        // The end of the stream during the window: `Closed`, not a hang.
+        drop(b);
+        assert!(matches!(a.recv::<u32>(), Err(RecvError::Closed)));
     }
 }

@@ -85,6 +85,12 @@ pub(crate) const SERVER_ENTRY: Entry = Entry::__new(server::SERVER, |args| {
     Ok(())
 });
 
+/// How long a proxy waiting for its response, and a server connection
+/// waiting for the next request, poll before they sleep
+/// ([`Connection::set_spin`](super::Connection)): a round trip that
+/// completes within it costs neither side a sleep and a wake-up.
+pub(crate) const SPIN: Duration = Duration::from_micros(50);
+
 /// The default largest request or response: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_LEN: usize = 16 << 20;
 

@@ -45,11 +45,13 @@ impl Link {
     pub(crate) fn request(&self, request: &Request) -> Result<Response, ManagerError> {
         let mut slot = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
-            *slot = Some(Client::connect_with_max(
+            let mut conn = Client::connect_with_max(
                 &self.remote.address,
                 self.remote.authkey.as_deref(),
                 self.remote.max_message_len,
-            )?);
+            )?;
+            conn.set_spin(Some(super::SPIN));
+            *slot = Some(conn);
         }
         let conn = slot.as_mut().expect("just connected");
         let result = conn

@@ -154,6 +154,7 @@ enum Undo {
 }
 
 fn serve_connection(server: &Server, mut conn: Connection, me: u64) {
+    conn.set_spin(Some(super::SPIN));
     loop {
         let Ok(bytes) = conn.recv_bytes() else {
             return; // closed, cut, oversized: the connection ends
