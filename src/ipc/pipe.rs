@@ -413,7 +413,9 @@ mod tests {
             thread_state(tid) == 'S'
         });
         b.send(&2u32).unwrap();
-        let (mut a, got) = within(DEADLINE, "the late message", move || receiver.join().unwrap());
+        let (mut a, got) = within(DEADLINE, "the late message", move || {
+            receiver.join().unwrap()
+        });
         assert_eq!(got.unwrap(), 2);
         // The end of the stream during the window: `Closed`, not a hang.
         drop(b);
