@@ -42,7 +42,8 @@
 //! Workers are daemon children (they end with the parent, also when it is
 //! killed) running a built-in entry point. Items are sent in chunks: a
 //! chunk is one frame each way (its arguments encoded as one `Vec<A>`, its
-//! results as one `Vec<Result<R, String>>`), so a `map` of 100 000 tiny
+//! results as one `Vec<R>`, or `Vec<Result<R, String>>` if an item
+//! panicked), so a `map` of 100 000 tiny
 //! items with `chunksize` 1 000 costs at most 100 writes and 100 reads, not
 //! 100 000. One dispatcher thread in the parent owns the workers (see
 //! `dispatch.rs`); a worker runs one chunk at a time, with more waiting in
@@ -334,7 +335,7 @@ impl Pool {
         all.window = u64::MAX;
         all.top_up();
         all.job.wait_for_count(all.submitted);
-        all.collect()
+        all.collect_all()
     }
 
     /// Python's `imap`: an iterator of each item's result, in the items'
@@ -529,22 +530,73 @@ impl fmt::Debug for Pool {
     }
 }
 
+/// Decodes a chunk's outcome, of `count` items, onto the end of `out`: its
+/// values, or the first item's error (`out` then holds a prefix).
+fn decode_chunk_into<R: DeserializeOwned>(
+    outcome: Outcome,
+    count: usize,
+    out: &mut Vec<R>,
+) -> Result<(), PoolError> {
+    let bytes = outcome?;
+    let had = out.len();
+    match bytes.split_first() {
+        Some((&wire::ALL_OK, values)) => {
+            let mut values =
+                frame::decode::<Vec<R>>(values).map_err(|e| PoolError::Decode(e.to_string()))?;
+            out.append(&mut values);
+        }
+        Some((&wire::MIXED, results)) => {
+            let results = frame::decode::<Vec<Result<R, String>>>(results)
+                .map_err(|e| PoolError::Decode(e.to_string()))?;
+            for result in results {
+                out.push(result.map_err(PoolError::Panicked)?);
+            }
+        }
+        _ => {
+            return Err(PoolError::Decode(
+                "a chunk's results without their tag".into(),
+            ))
+        }
+    }
+    if out.len() - had != count {
+        return Err(PoolError::Decode(format!(
+            "a chunk of {count} items came back with {} results",
+            out.len() - had
+        )));
+    }
+    Ok(())
+}
+
 /// Decodes a chunk's outcome into one result per item (`count` items).
 fn decode_chunk<R: DeserializeOwned>(outcome: Outcome, count: usize) -> Vec<Result<R, PoolError>> {
     let all = |e: PoolError| (0..count).map(|_| Err(e.clone())).collect();
     match outcome {
         Err(e) => all(e),
-        Ok(bytes) => match frame::decode::<Vec<Result<R, String>>>(&bytes) {
-            Ok(results) if results.len() == count => results
-                .into_iter()
-                .map(|r| r.map_err(PoolError::Panicked))
-                .collect(),
-            Ok(results) => all(PoolError::Decode(format!(
-                "a chunk of {count} items came back with {} results",
-                results.len()
-            ))),
-            Err(e) => all(PoolError::Decode(e.to_string())),
-        },
+        Ok(bytes) => {
+            let decoded = match bytes.split_first() {
+                Some((&wire::ALL_OK, values)) => frame::decode::<Vec<R>>(values)
+                    .map(|v| v.into_iter().map(Ok).collect::<Vec<_>>()),
+                Some((&wire::MIXED, results)) => frame::decode::<Vec<Result<R, String>>>(results)
+                    .map(|v| {
+                        v.into_iter()
+                            .map(|r| r.map_err(PoolError::Panicked))
+                            .collect()
+                    }),
+                _ => {
+                    return all(PoolError::Decode(
+                        "a chunk's results without their tag".into(),
+                    ))
+                }
+            };
+            match decoded {
+                Ok(results) if results.len() == count => results,
+                Ok(results) => all(PoolError::Decode(format!(
+                    "a chunk of {count} items came back with {} results",
+                    results.len()
+                ))),
+                Err(e) => all(PoolError::Decode(e.to_string())),
+            }
+        }
     }
 }
 
@@ -604,6 +656,25 @@ where
                 }
             }
         }
+    }
+
+    /// `map`'s end, once every chunk is submitted and answered: every
+    /// value in order, decoded straight into one `Vec`, or the first error.
+    fn collect_all(mut self) -> Result<Vec<R>, PoolError>
+    where
+        R: DeserializeOwned,
+    {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        let mut out = Vec::with_capacity(self.counts.values().sum());
+        for index in 0..self.submitted {
+            let (_, outcome) = self.job.wait(Some(index), None, true).expect("no deadline");
+            let count = self.counts.remove(&index).unwrap_or(0);
+            self.received += 1;
+            decode_chunk_into(outcome.expect("taken"), count, &mut out)?;
+        }
+        Ok(out)
     }
 
     /// The input is used up: a closed pool no longer waits for this job.

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | pool → worker | a chunk: `name length (u8)`, `task name`, then the chunk's arguments encoded as one `Vec<A>` |
 //! | worker → pool | `READY`, or `FAILED` + a UTF-8 message (the initializer panicked), once at start |
-//! | worker → pool | `RESULTS` + the chunk's results encoded as one `Vec<Result<R, String>>` (`Err`: the item's panic), or `FAILED` + a message (the task is unknown, the arguments do not decode) |
+//! | worker → pool | `RESULTS` + the chunk's results: `ALL_OK` + one `Vec<R>` when no item panicked, else `MIXED` + one `Vec<Result<R, String>>` (`Err`: the item's panic); or `FAILED` + a message (the task is unknown, the arguments do not decode) |
 //!
 //! One frame per chunk each way, whatever its number of items (frames that
 //! are there together go in one `writev` and come in one `read`). A worker
@@ -18,6 +18,11 @@ pub(super) const RESULTS: u8 = 0;
 pub(super) const FAILED: u8 = 1;
 /// The worker's first message: its initializer ran.
 pub(super) const READY: u8 = 2;
+
+/// After `RESULTS`: every item returned; a `Vec<R>` follows.
+pub(super) const ALL_OK: u8 = 0;
+/// After `RESULTS`: some item panicked; a `Vec<Result<R, String>>` follows.
+pub(super) const MIXED: u8 = 1;
 
 /// The header of a chunk frame for `task`.
 pub(super) fn chunk_header(task: &str, out: &mut Vec<u8>) {

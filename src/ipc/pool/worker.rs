@@ -42,10 +42,10 @@ pub(super) fn main((mut conn, initializer): WorkerArgs) {
     let ready = match &initializer {
         None => Ok(()),
         Some((task, args)) => run(task, &encode_one(args), &mut out).and_then(|()| {
-            // `out` is a `Vec<Result<R, String>>` of one item: its length
-            // (1), the variant (1: `Err`), then the panic message.
+            // `out` is `MIXED` and a `Vec<Result<R, String>>` of one item:
+            // its length (1), the variant (1: `Err`), then the panic message.
             match out.as_slice() {
-                [1, 1, message @ ..] => Err(format!(
+                [wire::MIXED, 1, 1, message @ ..] => Err(format!(
                     "the initializer `{task}` panicked: {}",
                     frame::decode::<String>(message).unwrap_or_default()
                 )),
@@ -123,7 +123,10 @@ fn run(name: &str, args: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
 
 /// Used by [`pool_task!`](crate::ipc::pool_task): decodes a chunk of `A`s,
 /// runs `f` on each (a panic becomes that item's `Err`), and appends the
-/// encoded `Vec<Result<R, String>>` to `out`.
+/// encoded results to `out`: [`ALL_OK`](wire::ALL_OK) and a `Vec<R>` when
+/// no item panicked (the common case, with no `Result` around each value
+/// to encode and decode), else [`MIXED`](wire::MIXED) and a
+/// `Vec<Result<R, String>>`.
 #[doc(hidden)]
 pub fn __run_chunk<A: DeserializeOwned, R: Serialize>(
     chunk: &[u8],
@@ -131,28 +134,51 @@ pub fn __run_chunk<A: DeserializeOwned, R: Serialize>(
     f: fn(A) -> R,
 ) -> Result<(), RecvError> {
     let items: Vec<A> = frame::decode(chunk)?;
-    let results: Vec<Result<R, String>> = items
-        .into_iter()
-        .map(|item| {
-            catch_unwind(AssertUnwindSafe(|| f(item))).map_err(|_| {
-                LAST_PANIC
-                    .try_with(|p| p.borrow_mut().take())
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| "the task panicked".to_string())
-            })
+    let run = |item| {
+        catch_unwind(AssertUnwindSafe(|| f(item))).map_err(|_| {
+            LAST_PANIC
+                .try_with(|p| p.borrow_mut().take())
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "the task panicked".to_string())
         })
-        .collect();
-    let encoded =
-        frame::encode_into(&results, std::mem::take(out)).map_err(|e| RecvError::Decode {
-            type_name: std::any::type_name::<R>(),
-            reason: format!("the results could not be encoded: {e}"),
-        });
+    };
+    let count = items.len();
+    let mut items = items.into_iter();
+    let mut values: Vec<R> = Vec::with_capacity(count);
+    let mut mixed: Option<Vec<Result<R, String>>> = None;
+    for item in items.by_ref() {
+        match run(item) {
+            Ok(value) => values.push(value),
+            Err(message) => {
+                let mut all: Vec<Result<R, String>> = Vec::with_capacity(count);
+                all.extend(values.drain(..).map(Ok));
+                all.push(Err(message));
+                mixed = Some(all);
+                break;
+            }
+        }
+    }
+    let mut buf = std::mem::take(out);
+    let encoded = match mixed {
+        None => {
+            buf.push(wire::ALL_OK);
+            frame::encode_into(&values, buf)
+        }
+        Some(mut all) => {
+            all.extend(items.map(run));
+            buf.push(wire::MIXED);
+            frame::encode_into(&all, buf)
+        }
+    };
     match encoded {
         Ok(buf) => {
             *out = buf;
             Ok(())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(RecvError::Decode {
+            type_name: std::any::type_name::<R>(),
+            reason: format!("the results could not be encoded: {e}"),
+        }),
     }
 }
