@@ -20,8 +20,16 @@
 //! | a client dies | a lock it held is taken over (robust mutexes) | the server releases its locks, gives back what an unfinished call took |
 //!
 //! `bench/benches/manager.rs` measures both (`cargo bench -p synclings-bench
-//! --bench manager`), and Python's `Manager().dict()` as the peer; the
+//! --bench manager`), and Python's `Manager().dict()` as the peer
+//! (`bench/python/manager_rounds.py` pairs the two round by round); the
 //! figures are in BENCHMARKS.md.
+//!
+//! A round trip is one write and one read on each side. Between a call and
+//! its response, and between a response and the next request, both sides
+//! poll for up to 50 µs (yielding the CPU between tries) before they sleep:
+//! a quick peer then costs no sleep and wake-up, which is most of a round
+//! trip's price (on a VM, tens of µs when the peer is on another CPU). The
+//! price: up to 50 µs of CPU per request that comes later than that.
 //!
 //! # Example
 //!
