@@ -23,7 +23,7 @@ struct Done {
     /// Callers asleep in [`Job::wait`]: with none, a delivery makes no
     /// system call (a `Condvar`'s `notify_all` always makes one).
     waiting: usize,
-    /// A caller asleep in [`Job::wait_for_count`] until there are this many
+    /// A caller asleep in [`Job::take_run`] until there are this many
     /// outcomes: woken once, by the delivery that makes the count.
     count_wanted: Option<u64>,
 }
@@ -43,15 +43,32 @@ impl Job {
         }
     }
 
-    /// Waits until `count` outcomes are there (or were taken: `wait` is not
-    /// called meanwhile).
-    pub(super) fn wait_for_count(&self, count: u64) {
+    /// Waits until chunk `index`'s outcome is there and at least `batch`
+    /// outcomes are (the caller took every one before `index`, so `batch`
+    /// must be at most the chunks from `index` on), then takes the run of
+    /// outcomes from `index` on that are there, in order. `map` consumes its
+    /// results so: decoding a batch while the workers run the next, woken
+    /// about once per `batch` chunks rather than once per chunk.
+    pub(super) fn take_run(&self, index: u64, batch: u64) -> Vec<Outcome> {
         let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
-        while (done.outcomes.len() as u64) < count {
-            done.count_wanted = Some(count);
+        loop {
+            let have = done.outcomes.len() as u64;
+            if have >= batch && done.outcomes.contains_key(&index) {
+                break;
+            }
+            // Enough of them but not `index` (they came out of order): the
+            // next delivery may be it.
+            done.count_wanted = Some(if have >= batch { have + 1 } else { batch });
             done = self.ready.wait(done).unwrap_or_else(|e| e.into_inner());
         }
         done.count_wanted = None;
+        let mut run = Vec::new();
+        let mut next = index;
+        while let Some(outcome) = done.outcomes.remove(&next) {
+            run.push(outcome);
+            next += 1;
+        }
+        run
     }
 
     /// Waits until chunk `index` (`None`: any chunk) has an outcome, or

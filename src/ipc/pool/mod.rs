@@ -319,9 +319,9 @@ impl Pool {
     ///
     /// Items go to the workers `chunksize` at a time (`0`: Python's default,
     /// the item count ÷ (4 × processes), rounded up, from the iterator's
-    /// size hint). As Python's `map`, it submits every chunk at once and
-    /// waits for the last one before it decodes the results: the workers
-    /// never wait for the caller, and the caller sleeps once, not once per
+    /// size hint). As Python's `map`, it submits every chunk at once, so
+    /// the workers never wait for the caller; it then decodes the results
+    /// in runs of 64 chunks as they come, waking once per run, not once per
     /// chunk. Its memory is the encoded items and results, about the size
     /// of the returned `Vec`; for an input too large for that, use
     /// [`imap`](Self::imap), which keeps a bounded window.
@@ -334,7 +334,6 @@ impl Pool {
         let mut all = self.start_imap(task, items.into_iter(), chunksize, true)?;
         all.window = u64::MAX;
         all.top_up();
-        all.job.wait_for_count(all.submitted);
         all.collect_all()
     }
 
@@ -530,6 +529,11 @@ impl fmt::Debug for Pool {
     }
 }
 
+/// `map` takes its results in runs of this many chunks (fewer at the end):
+/// the caller wakes once per run, and decodes one run while the workers
+/// compute the next.
+const MAP_BATCH: u64 = 64;
+
 /// Decodes a chunk's outcome, of `count` items, onto the end of `out`: its
 /// values, or the first item's error (`out` then holds a prefix).
 fn decode_chunk_into<R: DeserializeOwned>(
@@ -658,8 +662,10 @@ where
         }
     }
 
-    /// `map`'s end, once every chunk is submitted and answered: every
-    /// value in order, decoded straight into one `Vec`, or the first error.
+    /// `map`'s end, once every chunk is submitted: every value in order,
+    /// decoded straight into one `Vec`, or the first error. Results are
+    /// decoded in runs of up to [`MAP_BATCH`] chunks as they come, while
+    /// the workers run the next ones.
     fn collect_all(mut self) -> Result<Vec<R>, PoolError>
     where
         R: DeserializeOwned,
@@ -668,11 +674,13 @@ where
             return Err(e);
         }
         let mut out = Vec::with_capacity(self.counts.values().sum());
-        for index in 0..self.submitted {
-            let (_, outcome) = self.job.wait(Some(index), None, true).expect("no deadline");
-            let count = self.counts.remove(&index).unwrap_or(0);
-            self.received += 1;
-            decode_chunk_into(outcome.expect("taken"), count, &mut out)?;
+        while self.received < self.submitted {
+            let batch = MAP_BATCH.min(self.submitted - self.received);
+            for outcome in self.job.take_run(self.received, batch) {
+                let count = self.counts.remove(&self.received).unwrap_or(0);
+                self.received += 1;
+                decode_chunk_into(outcome, count, &mut out)?;
+            }
         }
         Ok(out)
     }
