@@ -534,6 +534,47 @@ impl fmt::Debug for Pool {
 /// compute the next.
 const MAP_BATCH: u64 = 64;
 
+/// A chunk's results as the worker sent them (see `wire`).
+enum ChunkResults<R> {
+    /// Every item returned: its values.
+    AllOk(Vec<R>),
+    /// Some item panicked: one result per item.
+    Mixed(Vec<Result<R, String>>),
+}
+
+/// Decodes a chunk's outcome of `count` items: its tag, its encoding and
+/// its length checked.
+fn parse_chunk<R: DeserializeOwned>(
+    outcome: Outcome,
+    count: usize,
+) -> Result<ChunkResults<R>, PoolError> {
+    let bytes = outcome?;
+    let decode_error = |e: crate::ipc::RecvError| PoolError::Decode(e.to_string());
+    let (results, len) = match bytes.split_first() {
+        Some((&wire::ALL_OK, values)) => {
+            let values: Vec<R> = frame::decode(values).map_err(decode_error)?;
+            let len = values.len();
+            (ChunkResults::AllOk(values), len)
+        }
+        Some((&wire::MIXED, results)) => {
+            let results: Vec<Result<R, String>> = frame::decode(results).map_err(decode_error)?;
+            let len = results.len();
+            (ChunkResults::Mixed(results), len)
+        }
+        _ => {
+            return Err(PoolError::Decode(
+                "a chunk's results without their tag".into(),
+            ))
+        }
+    };
+    if len != count {
+        return Err(PoolError::Decode(format!(
+            "a chunk of {count} items came back with {len} results"
+        )));
+    }
+    Ok(results)
+}
+
 /// Decodes a chunk's outcome, of `count` items, onto the end of `out`: its
 /// values, or the first item's error (`out` then holds a prefix).
 fn decode_chunk_into<R: DeserializeOwned>(
@@ -541,66 +582,26 @@ fn decode_chunk_into<R: DeserializeOwned>(
     count: usize,
     out: &mut Vec<R>,
 ) -> Result<(), PoolError> {
-    let bytes = outcome?;
-    let had = out.len();
-    match bytes.split_first() {
-        Some((&wire::ALL_OK, values)) => {
-            let mut values =
-                frame::decode::<Vec<R>>(values).map_err(|e| PoolError::Decode(e.to_string()))?;
-            out.append(&mut values);
-        }
-        Some((&wire::MIXED, results)) => {
-            let results = frame::decode::<Vec<Result<R, String>>>(results)
-                .map_err(|e| PoolError::Decode(e.to_string()))?;
+    match parse_chunk(outcome, count)? {
+        ChunkResults::AllOk(mut values) => out.append(&mut values),
+        ChunkResults::Mixed(results) => {
             for result in results {
                 out.push(result.map_err(PoolError::Panicked)?);
             }
         }
-        _ => {
-            return Err(PoolError::Decode(
-                "a chunk's results without their tag".into(),
-            ))
-        }
-    }
-    if out.len() - had != count {
-        return Err(PoolError::Decode(format!(
-            "a chunk of {count} items came back with {} results",
-            out.len() - had
-        )));
     }
     Ok(())
 }
 
 /// Decodes a chunk's outcome into one result per item (`count` items).
 fn decode_chunk<R: DeserializeOwned>(outcome: Outcome, count: usize) -> Vec<Result<R, PoolError>> {
-    let all = |e: PoolError| (0..count).map(|_| Err(e.clone())).collect();
-    match outcome {
-        Err(e) => all(e),
-        Ok(bytes) => {
-            let decoded = match bytes.split_first() {
-                Some((&wire::ALL_OK, values)) => frame::decode::<Vec<R>>(values)
-                    .map(|v| v.into_iter().map(Ok).collect::<Vec<_>>()),
-                Some((&wire::MIXED, results)) => frame::decode::<Vec<Result<R, String>>>(results)
-                    .map(|v| {
-                        v.into_iter()
-                            .map(|r| r.map_err(PoolError::Panicked))
-                            .collect()
-                    }),
-                _ => {
-                    return all(PoolError::Decode(
-                        "a chunk's results without their tag".into(),
-                    ))
-                }
-            };
-            match decoded {
-                Ok(results) if results.len() == count => results,
-                Ok(results) => all(PoolError::Decode(format!(
-                    "a chunk of {count} items came back with {} results",
-                    results.len()
-                ))),
-                Err(e) => all(PoolError::Decode(e.to_string())),
-            }
-        }
+    match parse_chunk(outcome, count) {
+        Ok(ChunkResults::AllOk(values)) => values.into_iter().map(Ok).collect(),
+        Ok(ChunkResults::Mixed(results)) => results
+            .into_iter()
+            .map(|r| r.map_err(PoolError::Panicked))
+            .collect(),
+        Err(e) => (0..count).map(|_| Err(e.clone())).collect(),
     }
 }
 
