@@ -71,6 +71,7 @@
 
 pub mod connection;
 mod daemon;
+mod fdpass;
 pub mod frame;
 mod inherit;
 pub mod manager;

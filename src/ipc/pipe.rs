@@ -172,6 +172,12 @@ impl Connection {
         self.reader.has_frame(self.max_message_len)
     }
 
+    /// True if bytes are read ahead (the next byte on the descriptor is not
+    /// the next byte of the stream).
+    pub(crate) fn has_read_ahead(&self) -> bool {
+        self.reader.buffered() > 0
+    }
+
     /// Receives one message's bytes (Python's `recv_bytes`).
     pub fn recv_bytes(&mut self) -> Result<Vec<u8>, RecvError> {
         if !self.readable {

@@ -4,11 +4,14 @@
 //! that are not a handshake and an oversized frame are refused without
 //! harming the server; a client killed in the middle of a call (blocked in
 //! `get`, holding the lock, inside a frame) costs the server no object and
-//! no connection; TCP needs a key beyond loopback.
+//! no connection; TCP needs a key beyond loopback; local proxies talk
+//! through a shared-memory mailbox (values longer than it pass in pieces),
+//! TCP ones through their socket.
 //!
 //! `harness = false`: `main` calls `ipc::init` first (the server and the
-//! clients are children). Manager objects live in the server process, not in
-//! shared memory: the tests run once, not once per backend.
+//! clients are children). Objects live in the server process, but a local
+//! proxy's mailbox is shared memory of the current backend: the tests run
+//! once per backend.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -21,7 +24,7 @@ use sha2::Sha256;
 use synclings::ipc::connection::{Address, Client, ConnectionError, Listener};
 use synclings::ipc::manager::{DictProxy, ListProxy, LockProxy, QueueProxy};
 use synclings::ipc::{self, entry, Connection, Entry, Manager, ManagerError, Process};
-use synclings::testing::{eventually, run_tests, within, Test, DEADLINE};
+use synclings::testing::{eventually, run_test_variants, within, Test, DEADLINE};
 
 static ENTRIES: &[Entry] = &[
     entry!(counter),
@@ -32,6 +35,10 @@ static ENTRIES: &[Entry] = &[
 
 const TESTS: &[Test] = &[
     ("every_proxy_kind_works", every_proxy_kind_works),
+    (
+        "local_proxies_talk_through_a_mailbox",
+        local_proxies_talk_through_a_mailbox,
+    ),
     (
         "clients_under_the_lock_lose_no_update",
         clients_under_the_lock_lose_no_update,
@@ -70,7 +77,7 @@ const TESTS: &[Test] = &[
 
 pub fn main() -> ExitCode {
     ipc::init(ENTRIES);
-    run_tests(TESTS)
+    run_test_variants(TESTS, ipc::BACKEND_VARIANTS)
 }
 
 /// `rounds` times, under the lock: read the count, write it plus one, and
@@ -209,6 +216,38 @@ fn every_proxy_kind_works() {
     );
     m.shutdown().unwrap();
     assert!(a.get(&1).is_err(), "the server is gone");
+}
+
+fn local_proxies_talk_through_a_mailbox() {
+    let m = Manager::builder().max_message_len(1 << 20).start().unwrap();
+    let d = m.dict::<u32, Vec<u8>>().unwrap();
+    // Longer than one piece of the mailbox (32 KiB), and empty.
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    d.set(&1, &big).unwrap();
+    d.set(&2, &Vec::new()).unwrap();
+    assert_eq!(d.get(&1).unwrap(), Some(big));
+    assert_eq!(d.get(&2).unwrap(), Some(Vec::new()));
+    let s = m.stats().unwrap();
+    assert_eq!(s.connections, 2, "the dict's and the stats' connections");
+    assert_eq!(s.mailboxes, 2, "both on a mailbox: {s:?}");
+    // Over the maximum: refused on the proxy's side; the proxy goes on.
+    let over = d.set(&3, &vec![0; 2 << 20]).unwrap_err();
+    assert!(matches!(over, ManagerError::Codec(_)), "{over}");
+    assert_eq!(d.get(&2).unwrap(), Some(Vec::new()));
+    // A proxy in a child process gets its own mailbox; its end frees it.
+    let q = m.queue::<String>().unwrap();
+    let mut child = Process::spawn("blocked_getter", &q).unwrap();
+    eventually(DEADLINE, "the child waits in get", || {
+        m.stats().unwrap().waiting == 1
+    });
+    // The dict's, the stats' and the child's queue proxy's (ours has not
+    // called yet).
+    assert_eq!(m.stats().unwrap().mailboxes, 3);
+    sigkill(&mut child);
+    eventually(DEADLINE, "the child's mailbox is gone", || {
+        let s = m.stats().unwrap();
+        s.mailboxes == 2 && s.connections == 2
+    });
 }
 
 fn clients_under_the_lock_lose_no_update() {
@@ -467,5 +506,11 @@ fn tcp_needs_a_key_beyond_loopback() {
     let v = remote.value(&1u32).unwrap();
     v.set(&2).unwrap();
     assert_eq!(v.get().unwrap(), 2);
+    let s = remote.stats().unwrap();
+    assert_eq!(
+        (s.connections, s.mailboxes),
+        (2, 0),
+        "TCP stays on its socket"
+    );
     assert!(Manager::connect(m.address(), Some(b"nope")).is_err());
 }

@@ -24,12 +24,22 @@
 //! (`bench/python/manager_rounds.py` pairs the two round by round); the
 //! figures are in BENCHMARKS.md.
 //!
-//! A round trip is one write and one read on each side. Between a call and
-//! its response, and between a response and the next request, both sides
-//! poll for up to 50 µs (yielding the CPU between tries) before they sleep:
-//! a quick peer then costs no sleep and wake-up, which is most of a round
-//! trip's price (on a VM, tens of µs when the peer is on another CPU). The
-//! price: up to 50 µs of CPU per request that comes later than that.
+//! # The wire
+//!
+//! Each proxy has its own connection. On a Unix socket (every local
+//! manager), right after the handshake the proxy hands the server a small
+//! shared-memory **mailbox** (passed over the socket, `SCM_RIGHTS`) and
+//! both sides then copy their messages through it: a round trip costs no
+//! `sendmsg`/`recvmsg`, and the socket only rings a sleeping peer and tells
+//! each side when the other is gone. Over TCP the messages are frames on the
+//! socket. [`ManagerStats::mailboxes`] counts the connections on a mailbox.
+//!
+//! Between a call and its response, and between a response and the next
+//! request, both sides poll for up to 50 µs (yielding the CPU between
+//! tries) before they sleep: a quick peer then costs no sleep and wake-up,
+//! which is most of a round trip's price (on a VM, tens of µs when the peer
+//! is on another CPU). The price: up to 50 µs of CPU per request that comes
+//! later than that.
 //!
 //! # Example
 //!
@@ -67,6 +77,7 @@
 mod protocol;
 mod proxy;
 mod server;
+mod wire;
 
 use std::fmt;
 use std::io;
@@ -94,8 +105,8 @@ pub(crate) const SERVER_ENTRY: Entry = Entry::__new(server::SERVER, |args| {
 });
 
 /// How long a proxy waiting for its response, and a server connection
-/// waiting for the next request, poll before they sleep
-/// ([`Connection::set_spin`](super::Connection)): a round trip that
+/// waiting for the next request, poll before they sleep (on a mailbox, or
+/// [`Connection::set_spin`](super::Connection) on a socket): a round trip that
 /// completes within it costs neither side a sleep and a wake-up.
 pub(crate) const SPIN: Duration = Duration::from_micros(50);
 
@@ -184,6 +195,9 @@ pub struct ManagerStats {
     /// Calls blocked in the server now (a queue's `get`, a lock's
     /// `acquire`, an event's `wait`).
     pub waiting: u64,
+    /// Of the connections, those on a shared-memory mailbox (every proxy
+    /// of a manager on a Unix socket; see "The wire" in the module docs).
+    pub mailboxes: u64,
 }
 
 /// Options of a manager's server: [`Manager::builder`].
@@ -345,10 +359,12 @@ impl Manager {
                 connections,
                 objects,
                 waiting,
+                mailboxes,
             } => Ok(ManagerStats {
                 connections,
                 objects,
                 waiting,
+                mailboxes,
             }),
             r => Err(ManagerError::Codec(format!(
                 "an unexpected response: {r:?}"

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::ipc::shm::Backend;
+
 /// Bytes that serde encodes as one byte string (one copy), not as a
 /// sequence of `u8`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -65,6 +67,11 @@ pub(crate) enum Request {
     Stats,
     /// Ends the server process.
     Shutdown,
+    /// Asks to go on over a shared-memory mailbox (a local client, right
+    /// after the handshake): `Done`, then the client passes the region
+    /// (`SCM_RIGHTS`), then `Done` again; an `Error` at either step means
+    /// "go on over the socket". See `wire.rs`.
+    Attach { backend: Backend },
 }
 
 /// Operations; each is valid on the kinds named.
@@ -131,6 +138,7 @@ pub(crate) enum Response {
         connections: u64,
         objects: u64,
         waiting: u64,
+        mailboxes: u64,
     },
     /// A blocking call's timeout passed.
     TimedOut,

@@ -14,9 +14,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::protocol::{Blob, Op, Request, Response};
+use super::wire::{self, Wire};
 use super::ManagerError;
 use crate::ipc::connection::{Address, Client};
-use crate::ipc::{frame, Connection};
+use crate::ipc::frame;
 
 /// How to reach a manager's server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,10 +27,12 @@ pub(crate) struct Remote {
     pub(crate) max_message_len: usize,
 }
 
-/// A connection to the server, opened on first use (again after a failure).
+/// A connection to the server, opened on first use (again after a failure):
+/// a shared-memory mailbox beside a Unix socket, or a TCP socket
+/// (`wire.rs`).
 pub(crate) struct Link {
     pub(crate) remote: Remote,
-    conn: Mutex<Option<Connection>>,
+    conn: Mutex<Option<Wire>>,
 }
 
 impl Link {
@@ -51,7 +54,8 @@ impl Link {
                 self.remote.max_message_len,
             )?;
             conn.set_spin(Some(super::SPIN));
-            *slot = Some(conn);
+            let local = matches!(self.remote.address, Address::Unix(_));
+            *slot = Some(wire::client(conn, local)?);
         }
         let conn = slot.as_mut().expect("just connected");
         let result = conn

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::protocol::{Blob, Kind, Op, Request, Response};
+use super::wire::{self, Wire};
 use crate::ipc::connection::{Address, Listener};
 use crate::ipc::{frame, inherit, Connection};
 
@@ -90,6 +91,19 @@ struct Server {
     connections: AtomicU64,
     /// Blocking calls waiting now.
     waiting: AtomicU64,
+    /// Connections on a shared-memory mailbox now.
+    mailboxes: AtomicU64,
+}
+
+/// Counts a connection in `mailboxes` while it is on one.
+struct OnMailbox<'a>(Option<&'a AtomicU64>);
+
+impl Drop for OnMailbox<'_> {
+    fn drop(&mut self) {
+        if let Some(count) = self.0 {
+            count.fetch_sub(1, Relaxed);
+        }
+    }
 }
 
 impl Server {
@@ -107,6 +121,7 @@ pub(crate) fn serve(listener: Listener) -> io::Result<()> {
         changed: Condvar::new(),
         connections: AtomicU64::new(0),
         waiting: AtomicU64::new(0),
+        mailboxes: AtomicU64::new(0),
     });
     let next_connection = AtomicU64::new(1);
     loop {
@@ -155,12 +170,27 @@ enum Undo {
 
 fn serve_connection(server: &Server, mut conn: Connection, me: u64) {
     conn.set_spin(Some(super::SPIN));
+    let mut wire = Wire::Socket(conn);
+    let mut on_mailbox = OnMailbox(None);
     loop {
-        let Ok(bytes) = conn.recv_bytes() else {
+        let Ok(bytes) = wire.recv_bytes() else {
             return; // closed, cut, oversized: the connection ends
         };
-        let (response, undo) = match frame::decode::<Request>(&bytes) {
-            Ok(Request::Call { id, op }) => match server.call(&conn, me, id, op) {
+        let request = frame::decode::<Request>(&bytes);
+        frame::recycle(bytes);
+        let (response, undo) = match request {
+            Ok(Request::Attach { backend }) => {
+                match wire::attach(wire, backend) {
+                    Some(attached) => wire = attached,
+                    None => return,
+                }
+                if wire.is_mailbox() && on_mailbox.0.is_none() {
+                    server.mailboxes.fetch_add(1, Relaxed);
+                    on_mailbox.0 = Some(&server.mailboxes);
+                }
+                continue;
+            }
+            Ok(Request::Call { id, op }) => match server.call(wire.socket(), me, id, op) {
                 Some(answer) => answer,
                 None => return, // the client left during a blocking call
             },
@@ -169,17 +199,21 @@ fn serve_connection(server: &Server, mut conn: Connection, me: u64) {
                 Response::Stats {
                     connections: server.connections.load(Relaxed),
                     waiting: server.waiting.load(Relaxed),
+                    mailboxes: server.mailboxes.load(Relaxed),
                     objects: server.lock().objects.len() as u64,
                 },
                 None,
             ),
             Ok(Request::Shutdown) => {
-                let _ = conn.send(&Response::Done);
+                let _ = wire.send(&Response::Done);
                 std::process::exit(0);
             }
             Err(e) => (Response::Error(format!("not a manager request: {e}")), None),
         };
-        if conn.send(&response).is_err() {
+        // A reply that took something must reach a live client: a mailbox
+        // write always "succeeds", so ask the socket too.
+        let sent = wire.send(&response).is_ok();
+        if !sent || (undo.is_some() && !peer_alive(wire.socket())) {
             if let Some(undo) = undo {
                 server.undo(undo);
             }

@@ -242,6 +242,15 @@ impl SharedMemory {
         }
     }
 
+    /// The backend the region was made with.
+    pub(crate) fn backend(&self) -> Backend {
+        match self.imp {
+            #[cfg(target_os = "linux")]
+            Imp::Linux => Backend::Linux,
+            Imp::Posix(_) => Backend::Posix,
+        }
+    }
+
     /// The start of the region (page-aligned).
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         self.map.as_ptr()
@@ -337,8 +346,9 @@ impl SharedMemory {
         }
     }
 
-    /// Maps a region received from another process.
-    fn open(backend: Backend, fd: OwnedFd, pipes: Vec<OwnedFd>) -> io::Result<Self> {
+    /// Maps a region received from another process (with the wake-up
+    /// pipes it came with, if it was made with `wakeups`).
+    pub(crate) fn open(backend: Backend, fd: OwnedFd, pipes: Vec<OwnedFd>) -> io::Result<Self> {
         match backend {
             #[cfg(target_os = "linux")]
             Backend::Linux => {
