@@ -74,6 +74,8 @@ mod daemon;
 mod fdpass;
 pub mod frame;
 mod inherit;
+#[doc(hidden)]
+pub mod mailbox;
 pub mod manager;
 pub mod pipe;
 pub mod pool;
