@@ -22,23 +22,36 @@ const SPACE: usize = 64;
 #[repr(C, align(8))]
 struct Control([u8; SPACE]);
 
+/// An iovec of the one byte `byte`.
+fn one_byte(byte: &mut u8) -> libc::iovec {
+    libc::iovec {
+        iov_base: std::ptr::from_mut(byte).cast(),
+        iov_len: 1,
+    }
+}
+
+/// A msghdr of the data `iov` and the control buffer `control` (all of
+/// it); the caller keeps both alive while the kernel uses it.
+fn message(iov: &mut libc::iovec, control: &mut Control) -> libc::msghdr {
+    // SAFETY: a zeroed msghdr is a valid empty one (no name, no buffers).
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = SPACE as _;
+    msg
+}
+
 /// Sends `fd` over the Unix socket `socket`.
 pub(crate) fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
     let mut byte = MARK;
-    let mut iov = libc::iovec {
-        iov_base: (&mut byte as *mut u8).cast(),
-        iov_len: 1,
-    };
+    let mut iov = one_byte(&mut byte);
     let mut control = Control([0; SPACE]);
-    // SAFETY: a zeroed msghdr is a valid empty one; the fields set below
-    // point at `iov` and `control`, which outlive the sendmsg call.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
+    let mut msg = message(&mut iov, &mut control);
     // SAFETY: CMSG_SPACE is a pure computation.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(mem::size_of::<RawFd>() as u32) } as _;
-    assert!(msg.msg_controllen as usize <= SPACE);
+    let space = unsafe { libc::CMSG_SPACE(mem::size_of::<RawFd>() as u32) } as usize;
+    assert!(space <= SPACE);
+    msg.msg_controllen = space as _;
     // SAFETY: `msg` has a control buffer of `msg_controllen` bytes, so the
     // first header is inside it, aligned (`Control` is 8-aligned); its data
     // has room for one descriptor (CMSG_SPACE above).
@@ -73,17 +86,9 @@ pub(crate) fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<
 pub(crate) fn recv_fd(socket: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_string());
     let mut byte = 0u8;
-    let mut iov = libc::iovec {
-        iov_base: (&mut byte as *mut u8).cast(),
-        iov_len: 1,
-    };
+    let mut iov = one_byte(&mut byte);
     let mut control = Control([0; SPACE]);
-    // SAFETY: as in `send_fd`.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = SPACE as _;
+    let mut msg = message(&mut iov, &mut control);
     #[cfg(any(target_os = "linux", target_os = "freebsd"))]
     let flags = libc::MSG_CMSG_CLOEXEC;
     #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]

@@ -37,7 +37,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
-use crate::sync::CachePadded;
+use crate::sync::{Arc, CachePadded, Condvar, Mutex};
 
 use super::{frame, RecvError, SendError};
 
@@ -50,6 +50,56 @@ pub trait Bell {
     /// sleep); false: the other side is gone. May return early: callers
     /// check again.
     fn sleep(&self) -> io::Result<bool>;
+}
+
+/// A bell between two threads of one process (on the crate's sync facade:
+/// loom models use it as it is). Dropping one side wakes the other for
+/// good, as a closed socket does.
+pub struct ThreadBell {
+    shared: Arc<Bells>,
+    me: usize,
+}
+
+/// Rings pending per side, and which side has left.
+#[derive(Default)]
+struct Bells {
+    state: Mutex<([u32; 2], [bool; 2])>,
+    changed: Condvar,
+}
+
+impl ThreadBell {
+    /// The bells of side 0 and side 1.
+    pub fn pair() -> [ThreadBell; 2] {
+        let shared = Arc::new(Bells::default());
+        [0, 1].map(|me| ThreadBell {
+            shared: shared.clone(),
+            me,
+        })
+    }
+}
+
+impl Bell for ThreadBell {
+    fn ring(&self) -> io::Result<()> {
+        self.shared.state.lock().0[1 - self.me] += 1;
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    fn sleep(&self) -> io::Result<bool> {
+        let mut state = self.shared.state.lock();
+        while state.0[self.me] == 0 && !state.1[1 - self.me] {
+            state = self.shared.changed.wait(state);
+        }
+        state.0[self.me] = 0;
+        Ok(!state.1[1 - self.me])
+    }
+}
+
+impl Drop for ThreadBell {
+    fn drop(&mut self) {
+        self.shared.state.lock().1[self.me] = true;
+        self.shared.changed.notify_all();
+    }
 }
 
 /// What a side sleeps waiting for (its `asleep` word).
@@ -332,41 +382,7 @@ impl<B: Bell> End<B> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Condvar, Mutex};
     use std::thread;
-
-    /// A bell between two threads: rings counted per side, and a flag for
-    /// a side that left.
-    #[derive(Default)]
-    struct Bells {
-        state: Mutex<([u32; 2], [bool; 2])>,
-        changed: Condvar,
-    }
-
-    struct ThreadBell(Arc<Bells>, usize);
-
-    impl Bell for ThreadBell {
-        fn ring(&self) -> io::Result<()> {
-            self.0.state.lock().unwrap().0[1 - self.1] += 1;
-            self.0.changed.notify_all();
-            Ok(())
-        }
-        fn sleep(&self) -> io::Result<bool> {
-            let mut s = self.0.state.lock().unwrap();
-            while s.0[self.1] == 0 && !s.1[1 - self.1] {
-                s = self.0.changed.wait(s).unwrap();
-            }
-            s.0[self.1] = 0;
-            Ok(!s.1[1 - self.1])
-        }
-    }
-
-    impl Drop for ThreadBell {
-        fn drop(&mut self) {
-            self.0.state.lock().unwrap().1[self.1] = true;
-            self.0.changed.notify_all();
-        }
-    }
 
     const PIECE: usize = 8;
 
@@ -375,20 +391,12 @@ mod tests {
         let slots: &'static Slots = Box::leak(Box::default());
         let a = Box::leak(Box::new([0u8; PIECE])).as_mut_ptr();
         let b = Box::leak(Box::new([0u8; PIECE])).as_mut_ptr();
-        let bells = Arc::new(Bells::default());
+        let [bell0, bell1] = ThreadBell::pair();
         // SAFETY: leaked memory lives for ever; each end is one side.
         let ends = unsafe {
             (
-                End::new(
-                    slots,
-                    [a, b],
-                    PIECE,
-                    0,
-                    ThreadBell(bells.clone(), 0),
-                    spin,
-                    max,
-                ),
-                End::new(slots, [a, b], PIECE, 1, ThreadBell(bells, 1), spin, max),
+                End::new(slots, [a, b], PIECE, 0, bell0, spin, max),
+                End::new(slots, [a, b], PIECE, 1, bell1, spin, max),
             )
         };
         (ends.0, ends.1, slots)
