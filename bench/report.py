@@ -20,15 +20,17 @@ OUT = TARGET / "bench"
 
 
 def load_criterion():
-    """{(group, function): [per-sample value]}: msg/s for throughput groups,
-    ns per iteration otherwise."""
+    """{(group, function): [per-sample value]}: elements/s for groups with an
+    `Elements(n)` throughput (n per iteration), iterations (messages)/s for a
+    `Bytes` throughput, ns per iteration otherwise."""
     results = {}
     for bench in (TARGET / "criterion").rglob("new/benchmark.json"):
         meta = json.loads(bench.read_text())
         sample = json.loads((bench.parent / "sample.json").read_text())
         pairs = zip(sample["iters"], sample["times"])
         if meta.get("throughput"):
-            values = [it / t * 1e9 for it, t in pairs]
+            per_iter = meta["throughput"].get("Elements", 1)
+            values = [per_iter * it / t * 1e9 for it, t in pairs]
         else:
             values = [t / it for it, t in pairs]
         results[(meta["group_id"], meta["function_id"])] = values
