@@ -201,11 +201,6 @@ impl<B: Bell> End<B> {
         &self.bell
     }
 
-    /// Sets the largest message this side sends or accepts.
-    pub fn set_max_message_len(&mut self, max: usize) {
-        self.max_message_len = max;
-    }
-
     /// The mailbox's shared words.
     pub fn slots(&self) -> &Slots {
         // SAFETY: valid while `self` lives (`new`'s contract).
@@ -386,8 +381,9 @@ mod tests {
 
     const PIECE: usize = 8;
 
-    /// Both ends over leaked memory (the test's whole life).
-    fn pair(spin: Duration, max: usize) -> (End<ThreadBell>, End<ThreadBell>, &'static Slots) {
+    /// Both ends over leaked memory (the test's whole life); side `i`
+    /// sends and accepts messages of up to `max[i]` bytes.
+    fn pair(spin: Duration, max: [usize; 2]) -> (End<ThreadBell>, End<ThreadBell>, &'static Slots) {
         let slots: &'static Slots = Box::leak(Box::default());
         let a = Box::leak(Box::new([0u8; PIECE])).as_mut_ptr();
         let b = Box::leak(Box::new([0u8; PIECE])).as_mut_ptr();
@@ -395,8 +391,8 @@ mod tests {
         // SAFETY: leaked memory lives for ever; each end is one side.
         let ends = unsafe {
             (
-                End::new(slots, [a, b], PIECE, 0, bell0, spin, max),
-                End::new(slots, [a, b], PIECE, 1, bell1, spin, max),
+                End::new(slots, [a, b], PIECE, 0, bell0, spin, max[0]),
+                End::new(slots, [a, b], PIECE, 1, bell1, spin, max[1]),
             )
         };
         (ends.0, ends.1, slots)
@@ -405,7 +401,7 @@ mod tests {
     #[test]
     fn messages_of_every_size_pass_both_ways_in_order_with_and_without_spin() {
         for spin in [Duration::ZERO, Duration::from_micros(50)] {
-            let (client, server, _) = pair(spin, 1 << 20);
+            let (client, server, _) = pair(spin, [1 << 20; 2]);
             let sizes = [0, 1, PIECE - 1, PIECE, PIECE + 1, 3 * PIECE + 7, 1000];
             let echo = thread::spawn(move || {
                 for _ in 0..sizes.len() {
@@ -424,14 +420,14 @@ mod tests {
 
     #[test]
     fn a_peer_that_leaves_ends_a_wait_with_closed_or_truncated() {
-        let (client, server, _) = pair(Duration::ZERO, 1 << 20);
+        let (client, server, _) = pair(Duration::ZERO, [1 << 20; 2]);
         let receiver = thread::spawn(move || server.recv());
         drop(client);
         assert!(matches!(receiver.join().unwrap(), Err(RecvError::Closed)));
 
         // Gone after the first piece of two (written by hand: `send` would
         // wait for its ack): the rest never comes.
-        let (client, server, slots) = pair(Duration::ZERO, 1 << 20);
+        let (client, server, slots) = pair(Duration::ZERO, [1 << 20; 2]);
         let slot = &slots.slots[0];
         slot.len.store(PIECE as u32, SeqCst);
         slot.total.store(PIECE as u64 + 1, SeqCst);
@@ -443,7 +439,7 @@ mod tests {
                 if expected == PIECE as u64 + 1 && received == PIECE as u64
         ));
         // A sender whose reader left mid-message is told.
-        let (client, server, _) = pair(Duration::ZERO, 1 << 20);
+        let (client, server, _) = pair(Duration::ZERO, [1 << 20; 2]);
         drop(server);
         assert!(matches!(
             client.send(&[0; 2 * PIECE]),
@@ -453,8 +449,7 @@ mod tests {
 
     #[test]
     fn an_oversized_or_corrupt_message_is_refused_and_the_mailbox_stays_broken() {
-        let (mut client, server, _) = pair(Duration::ZERO, 10);
-        client.set_max_message_len(1 << 20);
+        let (client, server, _) = pair(Duration::ZERO, [1 << 20, 10]);
         // Two pieces: the sender waits for an ack that never comes, and
         // is told `Closed` when the reader leaves.
         let sender = thread::spawn(move || client.send(&[0; 11]));
@@ -466,7 +461,7 @@ mod tests {
         drop(server);
         assert!(matches!(sender.join().unwrap(), Err(SendError::Closed)));
         // A length over the slot, written by a misbehaving peer.
-        let (_client, server, slots) = pair(Duration::ZERO, 1 << 20);
+        let (_client, server, slots) = pair(Duration::ZERO, [1 << 20; 2]);
         let slot = &slots.slots[0];
         slot.len.store(PIECE as u32 + 1, SeqCst);
         slot.total.store(PIECE as u64 + 1, SeqCst);
