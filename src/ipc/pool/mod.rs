@@ -49,7 +49,8 @@
 //! `dispatch.rs`); a worker runs one chunk at a time, with more waiting in
 //! its socket: up to two (`dispatch::DEPTH`; fewer when its fair share of
 //! the work is fewer, or chunks are over 32 KiB: up to 64 KiB in flight),
-//! up to fifteen for fast chunks while the queue is long. Chunks go several
+//! and for fast chunks while the queue is long, as many as take about a
+//! millisecond (up to 63). Chunks go several
 //! in one `writev` and replies come several in one `read` (a connection
 //! reads ahead), so a wake-up handles several chunks.
 //!
