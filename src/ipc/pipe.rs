@@ -104,7 +104,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn new(fd: OwnedFd, readable: bool, writable: bool) -> Self {
+    pub(crate) fn new(fd: OwnedFd, readable: bool, writable: bool) -> Self {
         Connection {
             file: File::from(fd),
             readable,
@@ -153,16 +153,6 @@ impl Connection {
             return Err(SendError::WrongDirection);
         }
         frame::write_frame(&self.file, bytes, self.max_message_len)
-    }
-
-    /// Sends each of `messages` as one message, in one `writev` when the
-    /// kernel takes them all. Any one over the maximum fails the call
-    /// before anything is written.
-    pub(crate) fn send_many(&mut self, messages: &[&[u8]]) -> Result<(), SendError> {
-        if !self.writable {
-            return Err(SendError::WrongDirection);
-        }
-        frame::write_frames(&self.file, messages, self.max_message_len)
     }
 
     /// True if a whole message (or an oversized header, refused at once) is

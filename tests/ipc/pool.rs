@@ -24,6 +24,7 @@ static ENTRIES: &[Entry] = &[
     pool_task!(whoami),
     pool_task!(gate),
     pool_task!(length),
+    pool_task!(grow),
     pool_task!(remember),
     pool_task!(recall),
     pool_task!(refuses),
@@ -67,6 +68,10 @@ const TESTS: &[Test] = &[
     (
         "chunks_larger_than_a_socket_buffer_arrive_whole",
         chunks_larger_than_a_socket_buffer_arrive_whole,
+    ),
+    (
+        "large_chunks_and_larger_replies_both_keep_flowing",
+        large_chunks_and_larger_replies_both_keep_flowing,
     ),
     (
         "slow_tasks_spread_over_every_worker",
@@ -122,6 +127,11 @@ fn hang((x, dir): (u64, String)) {
 
 fn length(bytes: Vec<u8>) -> (usize, u8) {
     (bytes.len(), bytes.last().copied().unwrap_or(0))
+}
+
+/// The bytes, eight times over.
+fn grow(bytes: Vec<u8>) -> Vec<u8> {
+    bytes.repeat(8)
 }
 
 /// Item 0 waits until `path` exists; every item returns itself.
@@ -504,6 +514,22 @@ fn chunks_larger_than_a_socket_buffer_arrive_whole() {
     });
     let want: Vec<(usize, u8)> = (0..8u8).map(|i| (300_000 + i as usize, i)).collect();
     assert_eq!(results, want);
+}
+
+/// Chunks that fill a worker's pipe while its replies fill the pipe back:
+/// neither side blocks the other (the dispatcher never blocks on a write),
+/// and every result comes back whole, in order.
+fn large_chunks_and_larger_replies_both_keep_flowing() {
+    let pool = Pool::new(2).unwrap();
+    let items: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 30_000]).collect();
+    let results: Vec<Vec<u8>> = within(DEADLINE, "a map of large chunks and replies", move || {
+        pool.map("grow", items, 1).unwrap()
+    });
+    assert_eq!(results.len(), 40);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r.len(), 240_000, "item {i}");
+        assert!(r.iter().all(|&b| b == i as u8), "item {i} came back whole");
+    }
 }
 
 /// As many tasks as workers: each worker gets one (its fair share), not

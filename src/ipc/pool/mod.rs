@@ -47,12 +47,12 @@
 //! items with `chunksize` 1 000 costs at most 100 writes and 100 reads, not
 //! 100 000. One dispatcher thread in the parent owns the workers (see
 //! `dispatch.rs`); a worker runs one chunk at a time, with more waiting in
-//! its socket: up to two (`dispatch::DEPTH`; fewer when its fair share of
+//! its pipe: up to two (`dispatch::DEPTH`; fewer when its fair share of
 //! the work is fewer, or chunks are over 32 KiB: up to 64 KiB in flight),
 //! and for fast chunks while the queue is long, as many as take about a
-//! millisecond (up to 63). Chunks go several
-//! in one `writev` and replies come several in one `read` (a connection
-//! reads ahead), so a wake-up handles several chunks.
+//! millisecond (up to 63). Chunks go several in one write and replies come
+//! several in one `read` (a connection reads ahead), so a wake-up handles
+//! several chunks.
 //!
 //! Results are streamed: `imap` pulls its input lazily and keeps at most
 //! `(3 + 1) × processes + 2` chunks submitted and not yet consumed, so an `imap`
@@ -75,6 +75,7 @@
 
 mod dispatch;
 mod job;
+mod outbox;
 mod wire;
 pub(crate) mod worker;
 

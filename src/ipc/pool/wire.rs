@@ -1,5 +1,5 @@
-//! The messages between a pool and its workers, on one duplex
-//! [`Connection`](crate::ipc::Connection) per worker (a frame each):
+//! The messages between a pool and its workers, a frame each, on two pipes
+//! per worker (chunks one way, replies the other):
 //!
 //! | direction | frame payload |
 //! |---|---|
@@ -8,7 +8,7 @@
 //! | worker → pool | `RESULTS` + the chunk's results: `ALL_OK` + one `Vec<R>` when no item panicked, else `MIXED` + one `Vec<Result<R, String>>` (`Err`: the item's panic); or `FAILED` + a message (the task is unknown, the arguments do not decode) |
 //!
 //! One frame per chunk each way, whatever its number of items (frames that
-//! are there together go in one `writev` and come in one `read`). A worker
+//! are there together go in one write and come in one `read`). A worker
 //! answers its chunks in the order they were sent, so a reply needs no
 //! sequence number: it answers the oldest chunk not answered yet.
 

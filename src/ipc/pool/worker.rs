@@ -3,7 +3,7 @@
 //! wraps each task in.
 //!
 //! A worker runs the pool's initializer, says it is ready, then answers
-//! chunks until the pool closes its connection. Every item runs under
+//! chunks until the pool closes its chunk pipe. Every item runs under
 //! `catch_unwind`: a panic becomes that item's `Err(message)` (the message
 //! caught by this process's panic hook, with its location) and the worker
 //! goes on with the next item.
@@ -23,9 +23,10 @@ use crate::ipc::Connection;
 /// program's entry can take it).
 pub(crate) const WORKER: &str = "synclings::ipc::pool::worker";
 
-/// What a worker is started with: its connection to the pool, and the
-/// initializer (a task name and its encoded argument, run once).
-pub(super) type WorkerArgs = (Connection, Option<(String, Vec<u8>)>);
+/// What a worker is started with: the pipe its chunks come on, the pipe
+/// for its replies, and the initializer (a task name and its encoded
+/// argument, run once).
+pub(super) type WorkerArgs = (Connection, Connection, Option<(String, Vec<u8>)>);
 
 thread_local! {
     /// The message of the last panic on this thread (set by the hook).
@@ -33,7 +34,7 @@ thread_local! {
 }
 
 /// The worker's life: see the module docs.
-pub(super) fn main((mut conn, initializer): WorkerArgs) {
+pub(super) fn main((mut chunks, mut replies, initializer): WorkerArgs) {
     // A pool task's panic is a result for the parent, not a line on stderr.
     std::panic::set_hook(Box::new(|info| {
         let _ = LAST_PANIC.try_with(|p| p.replace(Some(panic_message(info))));
@@ -61,11 +62,11 @@ pub(super) fn main((mut conn, initializer): WorkerArgs) {
             out.extend_from_slice(message.as_bytes());
         }
     }
-    if conn.send_bytes(&out).is_err() || out[0] == FAILED {
+    if replies.send_bytes(&out).is_err() || out[0] == FAILED {
         return;
     }
     loop {
-        let chunk = match conn.recv_bytes() {
+        let chunk = match chunks.recv_bytes() {
             Ok(chunk) => chunk,
             // Closed: the pool is done with this worker. Anything else: the
             // pool is gone or broken; either way, exit.
@@ -87,7 +88,7 @@ pub(super) fn main((mut conn, initializer): WorkerArgs) {
         // unanswered is the one it was running, and the dispatcher can put
         // the others back as never started. Batching replies would save this
         // write but lose that.
-        if conn.send_bytes(&out).is_err() {
+        if replies.send_bytes(&out).is_err() {
             return;
         }
     }
