@@ -18,13 +18,14 @@
 //! - tops every worker up to its depth in one write of all the chunks it
 //!   gets: its fair share of what is queued and in flight, but at most
 //!   [`DEPTH`] chunks, or for a worker whose chunks are fast, from `DEPTH`
-//!   up to as many as take [`QUEUED_WORK`] (at most [`MAX_DEPTH`]); and at
-//!   most [`MAX_INFLIGHT_BYTES`] of chunk frames (beyond the first). So a
-//!   busy worker finds its next chunks in its pipe, a wake-up handles many
-//!   tiny chunks, and a worker that is slow (or not timed yet) holds at
-//!   most `DEPTH - 1` chunks waiting behind the one it runs (only a long
-//!   chunk in a run of fast ones can hold more, about a millisecond's
-//!   worth of the fast ones). Replies come in order, so the first
+//!   up to as many as take [`QUEUED_WORK`] (at most [`MAX_DEPTH`]), or for
+//!   one whose chunks are long ([`LONG_CHUNK`]), one; and at most
+//!   [`MAX_INFLIGHT_BYTES`] of chunk frames (beyond the first). So a busy
+//!   worker finds its next chunks in its pipe, a wake-up handles many tiny
+//!   chunks, a worker that is slow (or not timed yet) holds at most
+//!   `DEPTH - 1` chunks waiting behind the one it runs, and one with long
+//!   chunks none (only a long chunk in a run of fast ones can hold more,
+//!   about a millisecond's worth of the fast ones). Replies come in order, so the first
 //!   unanswered chunk of a dead worker is the one it was running, and the
 //!   others never started;
 //! - replaces a worker whose connection ended (it died, or was killed): the
@@ -80,6 +81,14 @@ const MAX_DEPTH: usize = 64;
 /// do not matter, and a deep queue behind a chunk that turns out long
 /// would keep the others waiting while another worker idles.
 const QUEUED_WORK: Duration = Duration::from_millis(1);
+
+/// A worker whose chunks take at least this long gets one at a time, as
+/// Python's workers take theirs from a shared queue: the dispatcher's round
+/// trip between two chunks (tens of µs) is then under 2% of one, and no
+/// chunk waits behind a long one while another worker idles at the end of
+/// a `map`. (With up to two waiting, BENCHMARKS.md at 85e8947 had a
+/// 2-worker speed-up of 1.81× for 16 tasks of 30 ms, Rust threads 1.88×.)
+const LONG_CHUNK: Duration = Duration::from_millis(5);
 
 /// Bytes of chunk frames in flight per worker, at most (one chunk always
 /// goes, however large): so that large chunks are shared out as fairly as
@@ -224,6 +233,9 @@ impl Worker {
 /// The depth to top a worker up to, given how long its chunks take (`None`:
 /// not timed yet) and its fair `share` of the work.
 fn depth(chunk_time: Option<Duration>, share: usize) -> usize {
+    if chunk_time.is_some_and(|t| t >= LONG_CHUNK) {
+        return 1;
+    }
     let fit = match chunk_time {
         Some(t) => (QUEUED_WORK.as_nanos() / t.as_nanos().max(1)).min(MAX_DEPTH as u128) as usize,
         None => 0,
@@ -697,6 +709,9 @@ mod tests {
         // Slow, or not timed yet: DEPTH at most.
         assert_eq!(depth(Some(us(400)), 500), DEPTH);
         assert_eq!(depth(None, 500), DEPTH);
+        // Long chunks: one at a time, none waiting behind the running one.
+        assert_eq!(depth(Some(Duration::from_millis(30)), 500), 1);
+        assert_eq!(depth(Some(LONG_CHUNK), 2), 1);
         // A short queue is shared: fewer than DEPTH only for slow chunks.
         assert_eq!(depth(Some(us(2)), 1), DEPTH);
         assert_eq!(depth(None, 1), 1);

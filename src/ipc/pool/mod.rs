@@ -49,10 +49,12 @@
 //! `dispatch.rs`); a worker runs one chunk at a time, with more waiting in
 //! its pipe: up to two (`dispatch::DEPTH`; fewer when its fair share of
 //! the work is fewer, or chunks are over 32 KiB: up to 64 KiB in flight),
-//! and for fast chunks while the queue is long, as many as take about a
-//! millisecond (up to 63). Chunks go several in one write and replies come
-//! several in one `read` (a connection reads ahead), so a wake-up handles
-//! several chunks.
+//! for fast chunks while the queue is long, as many as take about a
+//! millisecond (up to 63), and for chunks of 5 ms or more none (as in
+//! Python, where an idle worker takes the next task from a shared queue, no
+//! long task waits behind another while a worker idles). Chunks go several
+//! in one write and replies come several in one `read` (a connection reads
+//! ahead), so a wake-up handles several chunks.
 //!
 //! Results are streamed: `imap` pulls its input lazily and keeps at most
 //! `(3 + 1) × processes + 2` chunks submitted and not yet consumed, so an `imap`
