@@ -104,7 +104,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(fd: OwnedFd, readable: bool, writable: bool) -> Self {
+    fn new(fd: OwnedFd, readable: bool, writable: bool) -> Self {
         Connection {
             file: File::from(fd),
             readable,
@@ -153,6 +153,13 @@ impl Connection {
             return Err(SendError::WrongDirection);
         }
         frame::write_frame(&self.file, bytes, self.max_message_len)
+    }
+
+    /// The descriptor of a sending end, to write frames to by other means
+    /// (the pool's non-blocking chunk pipe). A receiving end would lose the
+    /// bytes it has read ahead: refused.
+    pub(crate) fn into_sending_fd(self) -> Option<OwnedFd> {
+        (!self.readable).then(|| OwnedFd::from(self.file))
     }
 
     /// True if a whole message (or an oversized header, refused at once) is

@@ -44,7 +44,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -258,9 +258,9 @@ fn share(pending: usize, workers: &[Option<Worker>]) -> usize {
 /// Starts a worker (a daemon child running the built-in worker entry).
 fn start_worker(config: &Config) -> Result<Worker, PoolError> {
     let spawn_error = |e: io::Error| PoolError::Spawn(e.to_string());
-    let (chunks, tx) = std::io::pipe().map_err(spawn_error)?;
-    let chunks = Connection::new(OwnedFd::from(chunks), true, false);
-    let tx = Outbox::new(OwnedFd::from(tx)).map_err(spawn_error)?;
+    let (chunks, tx) = pipe(false).map_err(spawn_error)?;
+    let tx =
+        Outbox::new(tx.into_sending_fd().expect("a pipe's sending end")).map_err(spawn_error)?;
     let (rx, replies) = pipe(false).map_err(spawn_error)?;
     let process = Process::builder(WORKER)
         .daemon(true)

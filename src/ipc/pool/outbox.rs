@@ -84,13 +84,15 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipc::Connection;
+    use crate::ipc::{pipe, Connection};
     use std::time::{Duration, Instant};
 
     fn pair() -> (Connection, Outbox) {
-        let (reader, writer) = std::io::pipe().unwrap();
-        let reader = Connection::new(OwnedFd::from(reader), true, false);
-        (reader, Outbox::new(OwnedFd::from(writer)).unwrap())
+        let (reader, writer) = pipe(false).unwrap();
+        (
+            reader,
+            Outbox::new(writer.into_sending_fd().unwrap()).unwrap(),
+        )
     }
 
     #[test]
@@ -134,5 +136,17 @@ mod tests {
         assert!(out.is_empty(), "not even the payload that fits");
         drop(reader);
         assert!(out.send(&[b"x"]).is_err(), "EPIPE, not a hang");
+    }
+
+    #[test]
+    fn only_a_sending_end_gives_up_its_descriptor() {
+        let (reader, writer) = pipe(false).unwrap();
+        assert!(
+            reader.into_sending_fd().is_none(),
+            "it may hold read-ahead bytes"
+        );
+        assert!(writer.into_sending_fd().is_some());
+        let (duplex, _) = pipe(true).unwrap();
+        assert!(duplex.into_sending_fd().is_none());
     }
 }
