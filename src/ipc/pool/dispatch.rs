@@ -25,9 +25,9 @@
 //!   chunks, a worker that is slow (or not timed yet) holds at most
 //!   `DEPTH - 1` chunks waiting behind the one it runs, and one with long
 //!   chunks none (only a long chunk in a run of fast ones can hold more,
-//!   about a millisecond's worth of the fast ones). Replies come in order, so the first
-//!   unanswered chunk of a dead worker is the one it was running, and the
-//!   others never started;
+//!   about a millisecond's worth of the fast ones). Replies come in order,
+//!   so the first unanswered chunk of a dead worker is the one it was
+//!   running, and the others never started;
 //! - replaces a worker whose connection ended (it died, or was killed): the
 //!   chunk it was running fails with [`PoolError::WorkerDied`] (or goes back
 //!   to the front of the queue once, with `retry_on_worker_death`), the
@@ -233,10 +233,8 @@ impl Worker {
 /// The depth to top a worker up to, given how long its chunks take (`None`:
 /// not timed yet) and its fair `share` of the work.
 fn depth(chunk_time: Option<Duration>, share: usize) -> usize {
-    if chunk_time.is_some_and(|t| t >= LONG_CHUNK) {
-        return 1;
-    }
     let fit = match chunk_time {
+        Some(t) if t >= LONG_CHUNK => return 1,
         Some(t) => (QUEUED_WORK.as_nanos() / t.as_nanos().max(1)).min(MAX_DEPTH as u128) as usize,
         None => 0,
     };
