@@ -105,6 +105,25 @@ pub use pool::__run_chunk;
 #[doc(hidden)]
 pub use process::__decode_args;
 
+/// Makes `fd` non-blocking (`O_NONBLOCK`, its other status flags kept): for
+/// the pipes that the POSIX shared-memory backend wakes sleepers with and
+/// the pool's chunk pipes, which `std` cannot set for a pipe.
+pub(crate) fn set_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = fd.as_raw_fd();
+    // SAFETY: F_GETFL/F_SETFL on a descriptor the caller holds open change
+    // its flags; no memory is passed.
+    let ok = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) >= 0
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Makes an [`Entry`](crate::ipc::Entry) for a function a child process can
 /// run; list it in the table given to [`init`](crate::ipc::init).
 ///

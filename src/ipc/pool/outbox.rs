@@ -10,9 +10,10 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use crate::ipc::frame::{self, SendError, DEFAULT_MAX_MESSAGE_LEN};
+use crate::ipc::set_nonblocking;
 
 pub(super) struct Outbox {
     pipe: File,
@@ -24,15 +25,7 @@ pub(super) struct Outbox {
 impl Outbox {
     /// Makes `fd` (a pipe's write end) non-blocking and queues in front of it.
     pub(super) fn new(fd: OwnedFd) -> io::Result<Outbox> {
-        let raw = fd.as_raw_fd();
-        // SAFETY: fcntl on a descriptor we own; no memory is passed.
-        let ok = unsafe {
-            let flags = libc::fcntl(raw, libc::F_GETFL);
-            flags >= 0 && libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) >= 0
-        };
-        if !ok {
-            return Err(io::Error::last_os_error());
-        }
+        set_nonblocking(fd.as_fd())?;
         Ok(Outbox {
             pipe: File::from(fd),
             unsent: Vec::new(),

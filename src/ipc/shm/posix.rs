@@ -31,7 +31,7 @@
 use std::collections::HashMap;
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::AtomicU32;
 // SeqCst: a sleeper's slot stores and its re-check of the word, and a
 // waker's store of the word and its scan of the slots, are a Dekker pair.
@@ -41,6 +41,7 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use super::{Mapping, RawLock};
+use crate::ipc::set_nonblocking;
 
 /// Sleeper slots (and pipes: two descriptors each per process) per shared
 /// region that has wake-ups.
@@ -251,16 +252,8 @@ fn unlinked_file(name: &CStr) -> io::Result<OwnedFd> {
 fn nonblocking_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let (r, w) = std::io::pipe()?;
     let (r, w) = (OwnedFd::from(r), OwnedFd::from(w));
-    for fd in [&r, &w] {
-        // SAFETY: F_GETFL/F_SETFL on a descriptor we own change its flags.
-        unsafe {
-            let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-            if flags < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
-    }
+    set_nonblocking(r.as_fd())?;
+    set_nonblocking(w.as_fd())?;
     Ok((r, w))
 }
 
